@@ -1,0 +1,45 @@
+// Client actors: one per client thread. Each forwards requests to the
+// bridge with a bounded number in flight (the rest wait in the actor), and
+// can run a list of requests as a load (amp-node call, benchmarks).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "actors/messages.hpp"
+
+namespace hyperamp::actors {
+
+/// One request of a load.
+struct call_spec {
+  std::uint32_t service_id = 0;
+  bytes data;
+};
+
+/// What became of one request of a load.
+struct call_outcome {
+  std::size_t index = 0;       ///< position in the load
+  std::int64_t latency_ns = 0; ///< from send to answer
+  bool ok = false;
+  bytes data;        ///< the response when ok
+  caf::error error;  ///< the failure otherwise
+};
+
+using outcomes = std::vector<call_outcome>;
+
+/// Spawns a client actor talking to `bridge`, at most `max_in_flight`
+/// requests outstanding. Messages it takes:
+///   (call_atom, service_id, bytes) -> bytes   forwarded, replies in order
+///                                              of completion
+///   (run_atom, std::vector<call_spec>) -> outcomes   a whole load
+caf::actor spawn_client_actor(caf::actor_system& sys, caf::actor bridge,
+                              std::uint32_t max_in_flight);
+
+} // namespace hyperamp::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hyperamp::actors::call_spec)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<hyperamp::actors::call_spec>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hyperamp::actors::outcomes)

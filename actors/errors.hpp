@@ -1,0 +1,41 @@
+// Errors a hyperamp request can end with, as caf::error (category
+// "hyperamp"). Register the renderer with add_error_category (see
+// register_errors) so actor_system::render prints the names.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <caf/error.hpp>
+
+namespace hyperamp::actors {
+
+enum class amp_errc : std::uint8_t {
+  none = 0,
+  overloaded = 1,      ///< queue, payload space and pending list exhausted
+  timeout = 2,         ///< no completion before the request's deadline
+  peer_down = 3,       ///< the other zone stopped beating
+  unknown_service = 4, ///< no service registered under this id
+  bad_request = 5,     ///< the service found the descriptor invalid
+  service_failed = 6,  ///< the service (or its worker) failed
+  aborted = 7,         ///< a restarted service dropped the request
+  corrupt = 8,         ///< the completion failed validation
+  too_large = 9,       ///< payload bigger than the client's partition
+  shutting_down = 10,  ///< the bridge is stopping
+};
+
+std::string to_string(amp_errc x);
+
+} // namespace hyperamp::actors
+
+CAF_ERROR_CODE_ENUM(hyperamp::actors::amp_errc, "hyperamp")
+
+namespace hyperamp::actors {
+
+/// True if `e` is the hyperamp error `code`.
+inline bool is(const caf::error& e, amp_errc code) {
+  return e.category() == caf::atom("hyperamp")
+         && e.code() == static_cast<std::uint8_t>(code);
+}
+
+} // namespace hyperamp::actors

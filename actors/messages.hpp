@@ -1,0 +1,65 @@
+// Message types between client actors, bridges, workers and services.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "shm/layout.hpp"
+
+namespace hyperamp::actors {
+
+// -- atoms (at most 10 characters) -------------------------------------------
+
+using call_atom = caf::atom_constant<caf::atom("call")>;
+using wake_atom = caf::atom_constant<caf::atom("wake")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+using stats_atom = caf::atom_constant<caf::atom("stats")>;
+using run_atom = caf::atom_constant<caf::atom("run")>;
+
+using bytes = std::vector<std::uint8_t>;
+
+/// One request handed to a service: the payload lives in the shared region
+/// (in place; the service may rewrite up to `capacity` bytes). Local only:
+/// it carries a pointer into this process's mapping.
+struct job {
+  std::uint32_t index = 0; ///< queue entry
+  std::uint16_t slot = 0;  ///< the client slot to complete to
+  std::uint64_t seq = 0;
+  std::uint32_t service_id = 0;
+  std::uint8_t* data = nullptr;
+  std::uint32_t length = 0;
+  std::uint32_t capacity = 0;
+};
+
+/// What a service reports back: a wire status and the response length
+/// (the response bytes are at job::data).
+struct job_result {
+  shm::wire_status status = shm::wire_status::ok;
+  std::uint32_t length = 0;
+};
+
+/// The typed interface every service actor implements.
+using service_actor
+  = caf::typed_actor<caf::replies_to<job>::with<job_result>>;
+
+/// Counters a bridge reports on (stats_atom).
+struct bridge_stats {
+  std::uint64_t submitted = 0;      ///< requests put into the queue
+  std::uint64_t completed = 0;      ///< completions handled
+  std::uint64_t batches = 0;        ///< lock acquisitions for submit/complete
+  std::uint64_t rings = 0;          ///< doorbell rings made
+  std::uint64_t overloaded = 0;     ///< requests refused at once
+  std::uint64_t timeouts = 0;
+  std::uint64_t stray = 0;          ///< completions matching no request
+  std::uint64_t corrupt = 0;        ///< entries that failed validation
+  std::uint64_t inline_runs = 0;    ///< jobs run inside the bridge
+};
+
+} // namespace hyperamp::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hyperamp::actors::job)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hyperamp::actors::job_result)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hyperamp::actors::bridge_stats)

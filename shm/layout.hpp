@@ -1,0 +1,254 @@
+// The wire layout of a hyperamp region: plain structs, little-endian,
+// fixed-width fields, every offset asserted. This header is the single source
+// of truth; docs/wire-layout.md explains it and must change with it.
+//
+// Region, in address order (sizes for the defaults: 256 entries, 32 clients):
+//
+//   0x0000  region_header         256 B  identity (line 0), queue_lock and
+//                                        list heads (line 1), reserved
+//   0x0100  slot[0]               192 B  the service zone
+//   0x01C0  slot[1..max_clients]  192 B  each: one per attached client process
+//           (entries_offset, 64-aligned)
+//           entry[0..entry_count)  64 B  each: the AmpMsgQueue entries
+//           (payload_offset, 4096-aligned)
+//           payload area                 max_clients equal partitions,
+//                                        partition i belongs to client slot i+1
+//
+// Each slot is three cache lines, one per writer:
+//   line A: written by the slot's owner only (state, epoch, heartbeat, pid)
+//   line B: the slot's completed list, written under queue_lock
+//   line C: the slot's doorbell (rung by the peer, waited on by the owner)
+//
+// Anything that changes a size, an offset, a field's meaning or the entry
+// state machine bumps k_layout_version.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+namespace hyperamp::shm {
+
+/// "HYPERAMP" read as a little-endian u64.
+inline constexpr std::uint64_t k_magic = 0x504D415245505948ull;
+inline constexpr std::uint32_t k_layout_version = 1;
+inline constexpr std::size_t k_cache_line = 64;
+/// Payload buffers are aligned to this.
+inline constexpr std::size_t k_payload_align = 64;
+/// End-of-list marker for every index link.
+inline constexpr std::uint32_t k_nil = 0xFFFFFFFFu;
+inline constexpr std::uint32_t k_max_entries = 65535;
+inline constexpr std::uint32_t k_max_clients = 256;
+/// Slot 0 is the service zone; client slots are 1..max_clients.
+inline constexpr std::uint32_t k_service_slot = 0;
+
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free,
+              "cross-process atomics must be lock-free (address-free)");
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free,
+              "cross-process atomics must be lock-free (address-free)");
+static_assert(sizeof(std::atomic<std::uint32_t>) == 4
+                && sizeof(std::atomic<std::uint64_t>) == 8,
+              "atomics must have the size of the plain word on the wire");
+
+/// Values of region_header::init_state.
+enum class init_state : std::uint32_t { raw = 0, initializing = 1, ready = 2 };
+
+/// Values of entry::list: which list (or owner) an entry belongs to. Written
+/// under queue_lock, first thing in every list operation, so that a crashed
+/// holder's half-done operation can be repaired from the tags.
+enum class list_id : std::uint16_t {
+  none = 0,       ///< never valid on the wire
+  free = 1,       ///< on the free list
+  client = 2,     ///< popped from free, owned by client slot `slot`
+  submitted = 3,  ///< waiting for the service
+  in_service = 4, ///< taken by the service
+  completed = 5,  ///< on the completed list of client slot `slot`
+};
+inline constexpr std::uint16_t k_list_id_max = 5;
+
+/// Values of slot_header::state.
+enum class slot_state : std::uint32_t { free = 0, active = 1 };
+
+/// Values of entry::status, written by the service before completion.
+enum class wire_status : std::uint32_t {
+  pending = 0,
+  ok = 1,
+  unknown_service = 2,
+  bad_request = 3,    ///< the service found the descriptor invalid
+  service_failed = 4, ///< the service ran and reported failure
+  aborted = 5,        ///< a restarted service dropped work of its predecessor
+};
+inline constexpr std::uint32_t k_wire_status_max = 5;
+
+/// The region header: 256 bytes, four cache lines.
+struct region_header {
+  // -- line 0: identity, written once by the creator before READY ----------
+  std::uint64_t magic;                   // 0
+  std::uint32_t layout_version;          // 8
+  std::uint32_t header_size;             // 12  == sizeof(region_header)
+  std::uint64_t region_size;             // 16  bytes mapped
+  std::uint32_t entry_count;             // 24
+  std::uint32_t entry_size;              // 28  == sizeof(entry)
+  std::uint64_t entries_offset;          // 32
+  std::uint64_t payload_offset;          // 40
+  std::uint64_t payload_size;            // 48
+  std::uint32_t max_clients;             // 56
+  std::atomic<std::uint32_t> init_state; // 60  raw -> initializing -> ready
+  // -- line 1: queue_lock and the shared list heads (under queue_lock) -----
+  std::atomic<std::uint32_t> queue_lock; // 64  0 = free, else lock_word
+  std::uint32_t lock_recoveries;         // 68  times a dead holder was evicted
+  std::uint32_t free_head;               // 72
+  std::uint32_t free_tail;               // 76
+  std::uint32_t submitted_head;          // 80
+  std::uint32_t submitted_tail;          // 84
+  std::uint32_t in_service_head;         // 88
+  std::uint32_t in_service_tail;         // 92
+  std::uint32_t slot_size;               // 96  == sizeof(slot), set at init
+  std::uint32_t slots_offset;            // 100
+  std::uint64_t partition_size;          // 104 payload bytes per client slot
+  std::uint8_t reserved1[16];            // 112
+  // -- lines 2-3: reserved for growth (compat mode, per-actor queues) ------
+  std::uint8_t reserved2[128]; // 128
+};
+
+/// One participant slot: 192 bytes, three cache lines, one writer each.
+struct slot {
+  // -- line A: written by the owner only -----------------------------------
+  std::atomic<std::uint32_t> state;     // 0   slot_state, claimed by CAS
+  std::atomic<std::uint32_t> epoch;     // 4   +1 on every claim
+  std::atomic<std::uint64_t> heartbeat; // 8   +1 periodically while alive
+  std::uint32_t pid;                    // 16  host pid (diagnostics)
+  std::uint32_t zone_id;                // 20
+  std::uint8_t reserved_a[40];          // 24
+  // -- line B: this slot's completed list, under queue_lock ----------------
+  std::uint32_t completed_head; // 64
+  std::uint32_t completed_tail; // 68
+  std::uint8_t reserved_b[56];  // 72
+  // -- line C: doorbell, rung by the peer, waited on by the owner ----------
+  std::atomic<std::uint32_t> bell_seq;      // 128 futex word, +1 per ring
+  std::atomic<std::uint32_t> bell_sleeping; // 132 1 while the owner sleeps
+  std::uint8_t reserved_c[56];              // 136
+};
+
+/// One queue entry: the seed's MsgEntry, one cache line.
+struct entry {
+  // -- links and ownership, under queue_lock -------------------------------
+  std::uint32_t next; // 0   k_nil ends a list
+  std::uint32_t prev; // 4   k_nil at a list head
+  std::uint16_t list; // 8   list_id
+  std::uint16_t slot; // 10  owning client slot (1..max_clients)
+  std::uint32_t reserved0; // 12
+  // -- request, written by the owning client before submit -----------------
+  std::uint64_t seq;              // 16 request sequence number, never 0
+  std::uint32_t service_id;       // 24
+  std::uint32_t payload_offset;   // 28 from the start of the payload area
+  std::uint32_t payload_length;   // 32 request bytes
+  std::uint32_t payload_capacity; // 36 bytes reserved; response may use all
+  // -- completion, written by the service before it completes the entry ---
+  std::uint64_t done_seq;      // 40 echoes seq
+  std::uint32_t result_length; // 48 response bytes at payload_offset
+  std::uint32_t status;        // 52 wire_status
+  std::uint64_t reserved1;     // 56
+};
+
+// -- layout assertions: a failure here means a wire-format change -----------
+
+static_assert(std::is_standard_layout_v<region_header>
+                && std::is_standard_layout_v<slot>
+                && std::is_standard_layout_v<entry>,
+              "wire structs must be standard layout for offsetof");
+static_assert(sizeof(region_header) == 256 && alignof(region_header) == 8,
+              "header is four cache lines");
+static_assert(offsetof(region_header, magic) == 0);
+static_assert(offsetof(region_header, layout_version) == 8);
+static_assert(offsetof(region_header, header_size) == 12);
+static_assert(offsetof(region_header, region_size) == 16);
+static_assert(offsetof(region_header, entry_count) == 24);
+static_assert(offsetof(region_header, entry_size) == 28);
+static_assert(offsetof(region_header, entries_offset) == 32);
+static_assert(offsetof(region_header, payload_offset) == 40);
+static_assert(offsetof(region_header, payload_size) == 48);
+static_assert(offsetof(region_header, max_clients) == 56);
+static_assert(offsetof(region_header, init_state) == 60);
+static_assert(offsetof(region_header, queue_lock) == 64,
+              "queue_lock starts the second cache line, away from identity");
+static_assert(offsetof(region_header, lock_recoveries) == 68);
+static_assert(offsetof(region_header, free_head) == 72);
+static_assert(offsetof(region_header, free_tail) == 76);
+static_assert(offsetof(region_header, submitted_head) == 80);
+static_assert(offsetof(region_header, submitted_tail) == 84);
+static_assert(offsetof(region_header, in_service_head) == 88);
+static_assert(offsetof(region_header, in_service_tail) == 92);
+static_assert(offsetof(region_header, slot_size) == 96);
+static_assert(offsetof(region_header, slots_offset) == 100);
+static_assert(offsetof(region_header, partition_size) == 104);
+static_assert(offsetof(region_header, reserved1) == 112);
+static_assert(offsetof(region_header, reserved2) == 128);
+
+static_assert(sizeof(slot) == 3 * k_cache_line && alignof(slot) == 8,
+              "a slot is three cache lines, one per writer");
+static_assert(offsetof(slot, state) == 0);
+static_assert(offsetof(slot, epoch) == 4);
+static_assert(offsetof(slot, heartbeat) == 8);
+static_assert(offsetof(slot, pid) == 16);
+static_assert(offsetof(slot, zone_id) == 20);
+static_assert(offsetof(slot, completed_head) == 64,
+              "the lock-protected list is off the owner's line");
+static_assert(offsetof(slot, completed_tail) == 68);
+static_assert(offsetof(slot, bell_seq) == 128,
+              "the doorbell has a line of its own");
+static_assert(offsetof(slot, bell_sleeping) == 132);
+
+static_assert(sizeof(entry) == k_cache_line && alignof(entry) == 8,
+              "one entry per cache line");
+static_assert(offsetof(entry, next) == 0);
+static_assert(offsetof(entry, prev) == 4);
+static_assert(offsetof(entry, list) == 8);
+static_assert(offsetof(entry, slot) == 10);
+static_assert(offsetof(entry, reserved0) == 12);
+static_assert(offsetof(entry, seq) == 16);
+static_assert(offsetof(entry, service_id) == 24);
+static_assert(offsetof(entry, payload_offset) == 28);
+static_assert(offsetof(entry, payload_length) == 32);
+static_assert(offsetof(entry, payload_capacity) == 36);
+static_assert(offsetof(entry, done_seq) == 40);
+static_assert(offsetof(entry, result_length) == 48);
+static_assert(offsetof(entry, status) == 52);
+static_assert(offsetof(entry, reserved1) == 56);
+
+/// The geometry derived from the three configured numbers. Pure arithmetic,
+/// shared by the creator (to lay out) and the attacher (to check).
+struct geometry {
+  std::uint32_t entry_count = 0;
+  std::uint32_t max_clients = 0;
+  std::uint64_t payload_size = 0; ///< requested; rounded down per partition
+  std::uint64_t slots_offset = 0;
+  std::uint64_t entries_offset = 0;
+  std::uint64_t payload_offset = 0;
+  std::uint64_t partition_size = 0;
+  std::uint64_t region_size = 0;
+};
+
+constexpr std::uint64_t align_up(std::uint64_t x, std::uint64_t a) {
+  return (x + a - 1) / a * a;
+}
+
+/// Computes offsets for a region; region_size is the minimum size needed.
+constexpr geometry make_geometry(std::uint32_t entries, std::uint32_t clients,
+                                 std::uint64_t payload) {
+  geometry g;
+  g.entry_count = entries;
+  g.max_clients = clients;
+  g.slots_offset = sizeof(region_header);
+  g.entries_offset = align_up(g.slots_offset + sizeof(slot) * (clients + 1ull),
+                              k_cache_line);
+  g.payload_offset = align_up(g.entries_offset + sizeof(entry) * entries, 4096);
+  g.partition_size = clients == 0 ? 0 : payload / clients / k_payload_align
+                                          * k_payload_align;
+  g.payload_size = g.partition_size * clients;
+  g.region_size = g.payload_offset + g.payload_size;
+  return g;
+}
+
+} // namespace hyperamp::shm

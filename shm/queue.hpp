@@ -1,0 +1,259 @@
+// The AmpMsgQueue operations, each under one acquisition of the lock policy
+// `Lock` (zone_lock across zones, null_lock for single-threaded use). The
+// seed's Phase 1 push/pop/transfer plus the batch operations the bridges use.
+//
+// Entry life cycle (tags in entry::list; see docs/wire-layout.md):
+//
+//   free --acquire--> client(slot) --submit--> submitted --take--> in_service
+//     ^                  |  ^                                          |
+//     +----release-------+  +--take_completed-- completed(slot) <-complete-+
+//
+// No function here allocates, logs, throws or waits for anything but the
+// lock. When the lock reports `recovered` (a dead holder was evicted) the
+// lists are repaired from the tags before the operation proceeds.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "shm/lists.hpp"
+#include "shm/region.hpp"
+#include "shm/status.hpp"
+
+namespace hyperamp::shm {
+
+/// Result of a batch operation: how many entries moved, and why it stopped
+/// (ok: all requested; empty/full: ran out; corrupt: validation failed).
+struct batch_result {
+  std::size_t count = 0;
+  status st = status::ok;
+};
+
+template <class Lock>
+class queue {
+public:
+  queue(region& r, Lock& l) noexcept : region_(&r), lock_(&l), lists_(r) {}
+
+  // -- the seed's Phase 1 operations, each under the lock -------------------
+
+  status push(list_ref l, std::uint32_t idx, list_id from,
+              std::uint16_t owner = 0) noexcept {
+    guard g{*this};
+    return lists_.push_back(l, idx, from, owner);
+  }
+
+  status pop(list_ref l, std::uint32_t& idx, list_id to,
+             std::uint16_t owner = 0) noexcept {
+    guard g{*this};
+    return lists_.pop_front(l, idx, to, owner);
+  }
+
+  status transfer(list_ref src, list_ref dst) noexcept {
+    guard g{*this};
+    return lists_.transfer(src, dst);
+  }
+
+  // -- client side ----------------------------------------------------------
+
+  /// Takes up to `n` free entries for client slot `slot`.
+  batch_result acquire(std::uint16_t slot, std::uint32_t* out,
+                       std::size_t n) noexcept {
+    guard g{*this};
+    batch_result r;
+    for (; r.count < n; ++r.count) {
+      r.st = lists_.pop_front(lists_.free_list(), out[r.count],
+                              list_id::client, slot);
+      if (r.st != status::ok)
+        return r.st == status::empty ? with(r, status::full) : r;
+    }
+    return r;
+  }
+
+  /// Appends the client's entries to the submitted list, in order.
+  batch_result submit(std::uint16_t slot, const std::uint32_t* idx,
+                      std::size_t n) noexcept {
+    guard g{*this};
+    return move_each(idx, n, [&](std::uint32_t i) {
+      return lists_.push_back(lists_.submitted(), i, list_id::client, slot);
+    });
+  }
+
+  /// Takes up to `n` completed entries of `slot` back into the client's hands.
+  batch_result take_completed(std::uint16_t slot, std::uint32_t* out,
+                              std::size_t n) noexcept {
+    guard g{*this};
+    return pop_many(lists_.completed(slot), out, n, list_id::client, slot);
+  }
+
+  /// Returns the client's entries to the free list.
+  batch_result release(std::uint16_t slot, const std::uint32_t* idx,
+                       std::size_t n) noexcept {
+    guard g{*this};
+    return move_each(idx, n, [&](std::uint32_t i) {
+      return lists_.push_back(lists_.free_list(), i, list_id::client, slot);
+    });
+  }
+
+  // -- service side ---------------------------------------------------------
+
+  /// Moves up to `n` submitted entries (oldest first) to in_service.
+  batch_result take_submitted(std::uint32_t* out, std::size_t n) noexcept {
+    guard g{*this};
+    batch_result r;
+    for (; r.count < n; ++r.count) {
+      std::uint32_t i = k_nil;
+      r.st = lists_.pop_front(lists_.submitted(), i, list_id::in_service);
+      if (r.st != status::ok)
+        return r;
+      r.st = lists_.push_back(lists_.in_service(), i, list_id::in_service);
+      if (r.st != status::ok)
+        return r;
+      out[r.count] = i;
+    }
+    return r;
+  }
+
+  /// Moves in_service entries to the completed list of their client slot.
+  /// Contract: the caller wrote done_seq, status and result_length first;
+  /// the lock release publishes them together with the move.
+  batch_result complete(const std::uint32_t* idx, std::size_t n) noexcept {
+    guard g{*this};
+    return move_each(idx, n, [&](std::uint32_t i) {
+      if (i >= region_->entry_count())
+        return status::corrupt;
+      const std::uint16_t s = region_->entry_at(i).slot;
+      if (s < 1 || s > region_->max_clients())
+        return status::corrupt;
+      auto st = lists_.unlink(lists_.in_service(), i, list_id::completed);
+      return st != status::ok ? st
+                              : lists_.push_back(lists_.completed(s), i,
+                                                 list_id::completed);
+    });
+  }
+
+  /// Returns in_service entries the service cannot complete (their client
+  /// slot field is invalid) straight to the free list.
+  batch_result discard(const std::uint32_t* idx, std::size_t n) noexcept {
+    guard g{*this};
+    return move_each(idx, n, [&](std::uint32_t i) {
+      auto st = lists_.unlink(lists_.in_service(), i, list_id::free);
+      return st != status::ok
+               ? st
+               : lists_.push_back(lists_.free_list(), i, list_id::free);
+    });
+  }
+
+  // -- maintenance ----------------------------------------------------------
+
+  /// Rebuilds the lists from the tags (after `corrupt` or a recovery).
+  std::size_t repair() noexcept {
+    guard g{*this};
+    return lists_.repair();
+  }
+
+  /// Returns every entry of a dead client slot (owned, submitted or
+  /// completed) to the free list. Its in-service entries stay with the
+  /// service; their completions later land on the slot's list and are
+  /// released by whoever owns the slot next (their sequence numbers match
+  /// nothing there). Returns the number of entries freed.
+  std::size_t reap_client(std::uint16_t slot) noexcept {
+    guard g{*this};
+    std::size_t freed = 0;
+    const auto client = static_cast<std::uint16_t>(list_id::client);
+    const auto sub = static_cast<std::uint16_t>(list_id::submitted);
+    for (std::uint32_t i = 0; i < region_->entry_count(); ++i) {
+      entry& e = region_->entry_at(i);
+      if (e.slot != slot || (e.list != client && e.list != sub))
+        continue;
+      if (e.list == sub
+          && lists_.unlink(lists_.submitted(), i, list_id::client, slot)
+               != status::ok)
+        continue;
+      freed += lists_.push_back(lists_.free_list(), i, list_id::client, slot)
+               == status::ok;
+    }
+    auto done = lists_.completed(slot);
+    std::uint32_t i = k_nil;
+    while (lists_.pop_front(done, i, list_id::client, slot) == status::ok)
+      freed += lists_.push_back(lists_.free_list(), i, list_id::client, slot)
+               == status::ok;
+    return freed;
+  }
+
+  /// A restarted service calls this for its predecessor's unfinished work:
+  /// every in_service entry is completed with wire_status::aborted. Fills
+  /// `out` (up to n) with the entries so the caller can ring their clients.
+  batch_result abort_in_service(std::uint32_t* out, std::size_t n) noexcept {
+    guard g{*this};
+    batch_result r;
+    for (; r.count < n; ++r.count) {
+      std::uint32_t i = k_nil;
+      r.st = lists_.pop_front(lists_.in_service(), i, list_id::completed);
+      if (r.st != status::ok)
+        return r;
+      entry& e = region_->entry_at(i);
+      e.done_seq = e.seq;
+      e.result_length = 0;
+      e.status = static_cast<std::uint32_t>(wire_status::aborted);
+      const std::uint16_t s = e.slot;
+      if (s < 1 || s > region_->max_clients()) {
+        e.list = static_cast<std::uint16_t>(list_id::free);
+        r.st = lists_.push_back(lists_.free_list(), i, list_id::free);
+      } else {
+        r.st = lists_.push_back(lists_.completed(s), i, list_id::completed);
+      }
+      if (r.st != status::ok)
+        return r;
+      out[r.count] = i;
+    }
+    return r;
+  }
+
+  list_census census() noexcept {
+    guard g{*this};
+    return lists_.census();
+  }
+
+  lists& raw_lists() noexcept { return lists_; }
+  Lock& lock() noexcept { return *lock_; }
+
+private:
+  /// Holds the lock for one operation; repairs after a recovery.
+  struct guard {
+    queue& q;
+    explicit guard(queue& self) noexcept : q(self) {
+      if (q.lock_->lock() == status::recovered)
+        q.lists_.repair();
+    }
+    ~guard() { q.lock_->unlock(); }
+  };
+
+  static batch_result with(batch_result r, status st) noexcept {
+    r.st = st;
+    return r;
+  }
+
+  template <class F>
+  batch_result move_each(const std::uint32_t* idx, std::size_t n, F f) {
+    batch_result r;
+    for (; r.count < n; ++r.count)
+      if ((r.st = f(idx[r.count])) != status::ok)
+        return r;
+    return r;
+  }
+
+  batch_result pop_many(list_ref l, std::uint32_t* out, std::size_t n,
+                        list_id to, std::uint16_t owner) noexcept {
+    batch_result r;
+    for (; r.count < n; ++r.count)
+      if ((r.st = lists_.pop_front(l, out[r.count], to, owner)) != status::ok)
+        return r;
+    return r;
+  }
+
+  region* region_;
+  Lock* lock_;
+  lists lists_;
+};
+
+} // namespace hyperamp::shm

@@ -1,0 +1,82 @@
+#include "shm/zone_lock.hpp"
+
+#include <sched.h>
+
+#include "shm/region.hpp"
+
+namespace hyperamp::shm {
+
+zone_lock::zone_lock(region& r, std::uint32_t slot_index,
+                     std::uint32_t zone_id, lock_options opts) noexcept
+  : region_(&r),
+    lock_(&r.header().queue_lock),
+    my_heartbeat_(&r.slot_at(slot_index).heartbeat),
+    word_(make_lock_word(zone_id, slot_index)),
+    opts_(opts) {
+}
+
+bool zone_lock::try_lock() noexcept {
+  std::uint32_t expected = 0;
+  // acquire: everything the previous holder wrote under the lock is visible.
+  if (!lock_->compare_exchange_strong(expected, word_,
+                                      std::memory_order_acquire,
+                                      std::memory_order_relaxed))
+    return false;
+  // Every acquisition is a sign of life: a waiter that sees the same lock
+  // word twice with the same heartbeat knows it is one continuous hold.
+  my_heartbeat_->fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+status zone_lock::lock() noexcept {
+  std::uint32_t spins = 0;
+  for (;;) {
+    if (try_lock())
+      return status::ok;
+    // Test-and-test-and-set: spin on a plain load to keep the line shared.
+    const std::uint32_t seen = lock_->load(std::memory_order_relaxed);
+    if (seen == 0)
+      continue;
+    if (spins < opts_.spin_limit) {
+      ++spins;
+      cpu_relax();
+      continue;
+    }
+    sched_yield();
+    if (!holder_dead(seen, std::chrono::steady_clock::now()))
+      continue;
+    std::uint32_t expected = seen;
+    if (lock_->compare_exchange_strong(expected, word_,
+                                       std::memory_order_acquire,
+                                       std::memory_order_relaxed)) {
+      my_heartbeat_->fetch_add(1, std::memory_order_relaxed);
+      ++region_->header().lock_recoveries;
+      seen_word_ = 0;
+      return status::recovered;
+    }
+  }
+}
+
+void zone_lock::unlock() noexcept {
+  // release: publishes every write made under the lock.
+  lock_->store(0, std::memory_order_release);
+}
+
+bool zone_lock::holder_dead(std::uint32_t seen,
+                            std::chrono::steady_clock::time_point now) noexcept {
+  // The holder's slot index is untrusted: an invalid one has no heartbeat
+  // and so can only ever look dead, which is what a garbage word deserves.
+  const std::uint32_t holder = (seen & 0xFFFFu) - 1;
+  std::uint64_t beat = 0;
+  if (holder <= region_->max_clients())
+    beat = region_->slot_at(holder).heartbeat.load(std::memory_order_relaxed);
+  if (seen != seen_word_ || beat != seen_beat_) {
+    seen_word_ = seen;
+    seen_beat_ = beat;
+    seen_since_ = now;
+    return false;
+  }
+  return now - seen_since_ >= opts_.dead_after;
+}
+
+} // namespace hyperamp::shm
