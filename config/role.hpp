@@ -1,0 +1,138 @@
+// Role files: the TOML file `amp-node` is started with, as plain structs.
+//
+// Every key, its type, default and range is documented in
+// docs/configuration.md. Nothing here exposes toml11: the parser lives in
+// role.cpp only.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+
+namespace hyperamp::config {
+
+// -- enums --------------------------------------------------------------------
+
+enum class role_kind { client, service };
+
+// file: mmap a file (default under /dev/shm); physical: /dev/mem at phys_addr.
+enum class region_backend { file, physical };
+
+// In the file: "auto" | "create" | "attach".
+enum class region_create { auto_, always, never };
+
+enum class doorbell_backend { futex, hvisor, polling };
+
+// The spelling used in role files ("client", "physical", "auto", ...).
+std::string to_string(role_kind x);
+std::string to_string(region_backend x);
+std::string to_string(region_create x);
+std::string to_string(doorbell_backend x);
+
+// -- sections -----------------------------------------------------------------
+
+struct region_config {
+  region_backend backend = region_backend::file;
+  // File path; for the physical backend the device (default "/dev/mem").
+  std::string path = "/dev/shm/hyperamp";
+  // Physical backend only; required there, 4096-aligned.
+  std::uint64_t phys_addr = 0;
+  // Total bytes; 0 = computed from entries/payload/max_clients by shm/.
+  std::uint64_t size = 0;
+  // Queue entries, 2..65535.
+  std::uint32_t entries = 256;
+  // Bytes of payload area, multiple of 64, >= 64 * max_clients.
+  std::uint64_t payload_size = 8 << 20;
+  // Client slots, 1..256.
+  std::uint32_t max_clients = 32;
+  region_create create = region_create::auto_;
+};
+
+struct doorbell_config {
+  doorbell_backend backend = doorbell_backend::futex;
+  // Spin budget before sleeping, 0..1'000'000.
+  std::uint32_t spin_us = 50;
+  std::string hvisor_device = "/dev/hvisor";
+  std::string hshm_device = "/dev/hshm0";
+  // hvisor ioctl target zone.
+  std::uint32_t target_zone = 1;
+  std::uint32_t swi = 74;
+};
+
+struct service_config {
+  std::uint32_t workers = 4;
+  std::uint32_t worker_capacity = 8;
+  std::uint32_t batch = 32;
+};
+
+struct client_config {
+  std::uint32_t actors = 4;
+  std::uint32_t max_in_flight = 8;
+  std::uint32_t pending_limit = 1024;
+  std::uint32_t max_message = 4096;
+};
+
+struct timeouts_config {
+  std::uint32_t request_ms = 5000;
+  std::uint32_t heartbeat_ms = 20;
+  std::uint32_t peer_dead_ms = 1000;
+  std::uint32_t attach_ms = 5000;
+};
+
+struct scheduler_config {
+  std::uint32_t max_threads = 2;
+  std::string policy = "stealing"; // "stealing" | "sharing"
+  std::uint32_t moderate_poll_attempts = 0;
+};
+
+struct role_config {
+  // Path of the file it came from (the name given to parse_role).
+  std::string source;
+  role_kind role = role_kind::client;
+  // 0..65535.
+  std::uint32_t zone_id = 0;
+  // Free text name, non-empty.
+  std::string channel = "default";
+  region_config region;
+  doorbell_config doorbell;
+  service_config service;
+  client_config client;
+  timeouts_config timeouts;
+  scheduler_config scheduler;
+  // Line in `source` of every key and section present in the file, by
+  // dotted name ("region", "region.entries"); lets validate() point at the
+  // line of a key. Empty for a config built in code.
+  std::map<std::string, std::uint32_t> key_lines;
+};
+
+// -- errors -------------------------------------------------------------------
+
+// what() is one line: "<file>:<line>: <key>: <problem>", e.g.
+// "config/client.toml:7: region.entries: 70000 is out of range (2..65535)".
+// The line is left out when unknown, the key when there is none (syntax).
+class config_error : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+// -- loading ------------------------------------------------------------------
+
+// Reads, parses and validates a role file. Throws config_error.
+role_config load_role(const std::string& path);
+
+// Same as load_role, from the text of a file; `name` is used in messages
+// and stored as `source`.
+role_config parse_role(const std::string& text, const std::string& name);
+
+// Range and cross-field checks (see docs/configuration.md); throws
+// config_error naming cfg.source, the line (from key_lines) and the key.
+// Called by load_role and parse_role; call it again after changing a
+// config in code.
+void validate(const role_config& cfg);
+
+// The effective configuration as a complete role file (every key, defaults
+// included). parse_role(to_toml(cfg), ...) gives back the same values.
+std::string to_toml(const role_config& cfg);
+
+} // namespace hyperamp::config
