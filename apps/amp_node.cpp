@@ -1,0 +1,341 @@
+// amp-node: runs one zone (client or service) from a TOML role file.
+// Argument parsing and wiring only; the zone itself is actors/.
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <future>
+#include <cstdio>
+#include <iostream>
+#include <poll.h>
+#include <sstream>
+#include <thread>
+#include <unistd.h>
+
+#include <caf/all.hpp>
+
+#include "actors/client_actor.hpp"
+#include "actors/errors.hpp"
+#include "actors/zone.hpp"
+#include "apps/cli.hpp"
+#include "apps/wiring.hpp"
+#include "config/role.hpp"
+
+using namespace hyperamp;
+using apps::command;
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+/// Waits for SIGINT/SIGTERM on a thread of its own (the signals are blocked
+/// in every thread, CAF's included) and calls `on_signal` once.
+class signal_watch {
+public:
+  explicit signal_watch(std::function<void(int)> on_signal)
+    : on_signal_(std::move(on_signal)) {
+    thread_ = std::thread{[this] { run(); }};
+  }
+  ~signal_watch() {
+    stop_ = true;
+    thread_.join();
+  }
+  bool fired() const { return fired_; }
+
+private:
+  void run() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    timespec ts{0, 50 * 1000 * 1000};
+    while (!stop_) {
+      int sig = sigtimedwait(&set, nullptr, &ts);
+      if (sig == SIGINT || sig == SIGTERM) {
+        fired_ = true;
+        on_signal_(sig);
+        return;
+      }
+    }
+  }
+  std::function<void(int)> on_signal_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> fired_{false};
+  std::thread thread_;
+};
+
+void block_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+int run_service(caf::actor_system& sys, const config::role_config& cfg) {
+  std::string err;
+  auto bridge = actors::spawn_service_zone(sys, apps::region_options(cfg),
+                                           apps::service_settings(cfg), &err);
+  if (!bridge) {
+    std::cerr << "amp-node: " << err << "\n";
+    return 1;
+  }
+  std::cout << "service zone " << cfg.zone_id << " serving "
+            << cfg.region.path << " (" << apps::service_list() << "; "
+            << cfg.service.workers << " workers per service)" << std::endl;
+  std::promise<int> got;
+  signal_watch watch{[&](int sig) { got.set_value(sig); }};
+  const int sig = got.get_future().get();
+  std::cout << "service zone " << cfg.zone_id << ": signal " << sig
+            << ", shutting down" << std::endl;
+  caf::anon_send_exit(bridge, caf::exit_reason::user_shutdown);
+  sys.await_all_actors_done();
+  return 0;
+}
+
+struct call_summary {
+  std::size_t ok = 0, failed = 0;
+  double total_ms = 0;
+  double p50_us = 0, p99_us = 0;
+};
+
+double percentile(std::vector<std::int64_t> v, double p) {
+  if (v.empty())
+    return 0;
+  std::sort(v.begin(), v.end());
+  auto i = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1));
+  return static_cast<double>(v[i]) / 1000.0;
+}
+
+std::string json_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\')
+      out += '\\', out += c;
+    else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else
+      out += c;
+  }
+  return out;
+}
+
+void print_call(const apps::options& o, const actors::outcomes& all,
+                const call_summary& s) {
+  const double rps = s.total_ms > 0 ? 1000.0 * static_cast<double>(all.size())
+                                        / s.total_ms
+                                    : 0;
+  if (o.json) {
+    std::cout << "{\"requests\":" << all.size() << ",\"ok\":" << s.ok
+              << ",\"failed\":" << s.failed << ",\"total_ms\":" << s.total_ms
+              << ",\"requests_per_s\":" << rps << ",\"p50_us\":" << s.p50_us
+              << ",\"p99_us\":" << s.p99_us << ",\"results\":[";
+    for (std::size_t i = 0; i < all.size(); ++i) {
+      const auto& r = all[i];
+      std::cout << (i ? "," : "") << "{\"index\":" << i
+                << ",\"ok\":" << (r.ok ? "true" : "false")
+                << ",\"latency_us\":" << static_cast<double>(r.latency_ns) / 1e3;
+      if (r.ok)
+        std::cout << ",\"hex\":\"" << apps::to_hex(r.data) << "\",\"text\":\""
+                  << json_escape(apps::render_payload(r.data)) << "\"";
+      else
+        std::cout << ",\"error\":\"" << json_escape(actors::describe(r.error))
+                  << "\"";
+      std::cout << "}";
+    }
+    std::cout << "]}" << std::endl;
+    return;
+  }
+  if (!o.quiet)
+    for (std::size_t i = 0; i < all.size(); ++i) {
+      const auto& r = all[i];
+      if (r.ok)
+        std::cout << "[" << i << "] ok (" << r.data.size()
+                  << " bytes): " << apps::render_payload(r.data) << "\n";
+      else
+        std::cout << "[" << i << "] failed: " << actors::describe(r.error)
+                  << "\n";
+    }
+  std::cout << all.size() << " requests: " << s.ok << " ok, " << s.failed
+            << " failed; total " << s.total_ms << " ms, " << rps
+            << " requests/s; latency p50 " << s.p50_us << " us, p99 "
+            << s.p99_us << " us" << std::endl;
+}
+
+int run_call(caf::actor_system& sys, const config::role_config& cfg,
+             const apps::options& o) {
+  actors::bytes payload;
+  try {
+    payload = apps::decode_payload(o.data);
+  } catch (const apps::cli_error& e) {
+    std::cerr << "amp-node: call: " << e.what() << "\n";
+    return 2;
+  }
+  if (payload.size() > cfg.client.max_message) {
+    std::cerr << "amp-node: call: payload of " << payload.size()
+              << " bytes exceeds client.max_message (" << cfg.client.max_message
+              << ") in " << cfg.source << "\n";
+    return 2;
+  }
+  const std::uint32_t threads = o.threads.value_or(1);
+  const std::uint32_t requests = o.requests.value_or(threads);
+  std::string err;
+  auto ro = apps::region_options(cfg);
+  if (!actors::wait_for_service(ro, std::chrono::milliseconds(
+                                      cfg.timeouts.attach_ms),
+                                &err)) {
+    std::cerr << "amp-node: " << err << "\n";
+    return 1;
+  }
+  auto bridge = actors::spawn_client_zone(sys, ro, apps::client_settings(cfg),
+                                          &err);
+  if (!bridge) {
+    std::cerr << "amp-node: " << err << "\n";
+    return 1;
+  }
+  signal_watch watch{[&](int) {
+    caf::anon_send_exit(bridge, caf::exit_reason::user_shutdown);
+  }};
+  std::vector<std::vector<actors::call_spec>> loads(threads);
+  for (std::uint32_t i = 0; i < requests; ++i)
+    loads[i % threads].push_back({o.service_id, payload});
+  std::vector<caf::actor> clients;
+  for (std::uint32_t t = 0; t < threads; ++t)
+    clients.push_back(actors::spawn_client_actor(sys, bridge,
+                                                 cfg.client.max_in_flight));
+  caf::scoped_actor self{sys};
+  const auto t0 = clock_type::now();
+  std::vector<caf::response_handle<caf::blocking_actor, caf::message, true>>
+    handles;
+  for (std::uint32_t t = 0; t < threads; ++t)
+    handles.push_back(self->request(clients[t], caf::infinite,
+                                    actors::run_atom::value, loads[t]));
+  actors::outcomes all(requests);
+  for (std::uint32_t t = 0; t < threads; ++t)
+    handles[t].receive(
+      [&](actors::outcomes& got) {
+        for (auto& r : got)
+          all[r.index * threads + t] = std::move(r);
+      },
+      [&](caf::error& e) {
+        for (std::size_t k = 0; k < loads[t].size(); ++k)
+          all[k * threads + t].error = e;
+      });
+  call_summary s;
+  s.total_ms = std::chrono::duration<double, std::milli>(clock_type::now() - t0)
+                 .count();
+  std::vector<std::int64_t> lat;
+  for (auto& r : all) {
+    (r.ok ? s.ok : s.failed)++;
+    lat.push_back(r.latency_ns);
+  }
+  s.p50_us = percentile(lat, 0.50);
+  s.p99_us = percentile(lat, 0.99);
+  print_call(o, all, s);
+  for (auto& c : clients)
+    caf::anon_send_exit(c, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(bridge, caf::exit_reason::user_shutdown);
+  self->send_exit(self, caf::exit_reason::normal);
+  return s.failed == 0 && !watch.fired() ? 0 : 1;
+}
+
+/// A client zone without a subcommand: "<service_id> <data>" lines on stdin.
+int run_client_lines(caf::actor_system& sys, const config::role_config& cfg) {
+  std::string err;
+  auto ro = apps::region_options(cfg);
+  if (!actors::wait_for_service(ro, std::chrono::milliseconds(
+                                      cfg.timeouts.attach_ms),
+                                &err)) {
+    std::cerr << "amp-node: " << err << "\n";
+    return 1;
+  }
+  auto bridge = actors::spawn_client_zone(sys, ro, apps::client_settings(cfg),
+                                          &err);
+  if (!bridge) {
+    std::cerr << "amp-node: " << err << "\n";
+    return 1;
+  }
+  std::atomic<bool> stop{false};
+  signal_watch watch{[&](int) { stop = true; }};
+  std::cout << "client zone " << cfg.zone_id << " on " << cfg.region.path
+            << ": type \"<service_id> <data|@file|hex:HEX>\" per line"
+            << std::endl;
+  caf::scoped_actor self{sys};
+  std::string line, buf;
+  int failures = 0;
+  while (!stop) {
+    pollfd p{0, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0)
+      continue;
+    char chunk[4096];
+    const ssize_t n = ::read(0, chunk, sizeof chunk);
+    if (n <= 0)
+      break;
+    buf.append(chunk, static_cast<std::size_t>(n));
+    for (auto nl = buf.find('\n'); nl != std::string::npos;
+         nl = buf.find('\n')) {
+      line = buf.substr(0, nl);
+      buf.erase(0, nl + 1);
+      std::istringstream in{line};
+      std::string sid, data;
+      if (!(in >> sid))
+        continue;
+      std::getline(in >> std::ws, data);
+      try {
+        auto id = apps::parse_count(sid, "service_id", 0, 0xFFFFFFFFu);
+        auto r = actors::call(self, bridge, id, apps::decode_payload(data));
+        if (r)
+          std::cout << apps::render_payload(*r) << std::endl;
+        else
+          std::cout << "error: " << actors::describe(r.error()) << std::endl,
+            ++failures;
+      } catch (const apps::cli_error& e) {
+        std::cout << "error: " << e.what() << std::endl;
+        ++failures;
+      }
+    }
+  }
+  caf::anon_send_exit(bridge, caf::exit_reason::user_shutdown);
+  return failures == 0 ? 0 : 1;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  apps::options o;
+  try {
+    o = apps::parse(std::vector<std::string>(argv, argv + argc));
+  } catch (const apps::cli_error& e) {
+    std::cerr << "amp-node: " << e.what() << "\n";
+    return 2;
+  }
+  if (o.cmd == command::help) {
+    std::cout << apps::help(o.help_topic);
+    return 0;
+  }
+  config::role_config cfg;
+  try {
+    cfg = config::load_role(o.role_file);
+    if (o.workers)
+      cfg.service.workers = *o.workers;
+    apps::check_role(cfg, o);
+  } catch (const std::exception& e) {
+    std::cerr << "amp-node: " << e.what() << "\n";
+    return 2;
+  }
+  block_signals(); // before CAF starts threads: they inherit the mask
+  int rc = 0;
+  {
+    auto caf_cfg = apps::caf_config(cfg);
+    caf::actor_system sys{*caf_cfg};
+    if (cfg.role == config::role_kind::service)
+      rc = run_service(sys, cfg);
+    else if (o.cmd == command::call)
+      rc = run_call(sys, cfg, o);
+    else
+      rc = run_client_lines(sys, cfg);
+    sys.await_all_actors_done();
+  }
+  return rc;
+}

@@ -1,0 +1,107 @@
+#include "apps/wiring.hpp"
+
+#include "actors/errors.hpp"
+#include "services/service.hpp"
+
+namespace hyperamp::apps {
+
+shm::region_options region_options(const config::role_config& cfg) {
+  shm::region_options o;
+  const auto& r = cfg.region;
+  o.backend = r.backend == config::region_backend::physical
+                ? shm::region_backend::physical
+                : shm::region_backend::file;
+  o.path = r.path;
+  o.phys_addr = r.phys_addr;
+  o.size = r.size;
+  o.entries = r.entries;
+  o.max_clients = r.max_clients;
+  o.payload_size = r.payload_size;
+  o.create = r.create == config::region_create::always ? shm::create_mode::create
+             : r.create == config::region_create::never
+               ? shm::create_mode::attach
+               : shm::create_mode::auto_;
+  o.attach_timeout = std::chrono::milliseconds(cfg.timeouts.attach_ms);
+  return o;
+}
+
+actors::bell_settings bell_settings(const config::role_config& cfg) {
+  actors::bell_settings b;
+  const auto& d = cfg.doorbell;
+  b.kind = d.backend == config::doorbell_backend::hvisor
+             ? actors::bell_kind::hvisor
+           : d.backend == config::doorbell_backend::polling
+             ? actors::bell_kind::polling
+             : actors::bell_kind::futex;
+  b.spin = std::chrono::microseconds(d.spin_us);
+  b.hvisor.hvisor_device = d.hvisor_device;
+  b.hvisor.hshm_device = d.hshm_device;
+  b.hvisor.target_zone = d.target_zone;
+  b.hvisor.swi = d.swi;
+  return b;
+}
+
+actors::client_settings client_settings(const config::role_config& cfg) {
+  actors::client_settings s;
+  s.zone_id = cfg.zone_id;
+  s.pending_limit = cfg.client.pending_limit;
+  s.request_timeout = std::chrono::milliseconds(cfg.timeouts.request_ms);
+  s.heartbeat = std::chrono::milliseconds(cfg.timeouts.heartbeat_ms);
+  s.peer_dead = std::chrono::milliseconds(cfg.timeouts.peer_dead_ms);
+  s.lock.dead_after = s.peer_dead;
+  s.bell = bell_settings(cfg);
+  return s;
+}
+
+actors::service_settings service_settings(const config::role_config& cfg) {
+  actors::service_settings s;
+  s.zone_id = cfg.zone_id;
+  s.workers = cfg.service.workers;
+  s.worker_capacity = cfg.service.worker_capacity;
+  s.batch = cfg.service.batch;
+  s.heartbeat = std::chrono::milliseconds(cfg.timeouts.heartbeat_ms);
+  s.peer_dead = std::chrono::milliseconds(cfg.timeouts.peer_dead_ms);
+  s.lock.dead_after = s.peer_dead;
+  s.bell = bell_settings(cfg);
+  return s;
+}
+
+std::unique_ptr<caf::actor_system_config>
+caf_config(const config::role_config& cfg) {
+  auto c = std::make_unique<caf::actor_system_config>();
+  c->set("scheduler.max-threads", std::size_t{cfg.scheduler.max_threads});
+  c->set("scheduler.policy", cfg.scheduler.policy == "sharing"
+                                ? caf::atom("sharing")
+                                : caf::atom("stealing"));
+  c->set("work-stealing.moderate-poll-attempts",
+         std::size_t{cfg.scheduler.moderate_poll_attempts});
+  // CAF 0.17.6's add_error_category<T> does not compile: give the renderer.
+  c->add_error_category(caf::atom("hyperamp"),
+                        [](std::uint8_t x, caf::atom_value, const caf::message&) {
+                          return "hyperamp: "
+                                 + actors::to_string(
+                                   static_cast<actors::amp_errc>(x));
+                        });
+  return c;
+}
+
+void check_role(const config::role_config& cfg, const options& o) {
+  const bool service = cfg.role == config::role_kind::service;
+  if (o.cmd == command::serve && !service)
+    throw config::config_error(cfg.source
+                               + ": role is \"client\"; serve needs a role "
+                                 "file with role = \"service\"");
+  if (o.cmd == command::call && service)
+    throw config::config_error(cfg.source
+                               + ": role is \"service\"; call needs a role "
+                                 "file with role = \"client\"");
+}
+
+std::string service_list() {
+  std::string out;
+  for (const auto& e : services::registry())
+    out += (out.empty() ? "" : ", ") + std::to_string(e.id) + " " + e.name;
+  return out;
+}
+
+} // namespace hyperamp::apps

@@ -1,0 +1,34 @@
+// From a role file to the settings of each layer. The one place that knows
+// both config/ and the layers below.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <caf/actor_system_config.hpp>
+
+#include "actors/client_bridge.hpp"
+#include "actors/service_bridge.hpp"
+#include "apps/cli.hpp"
+#include "config/role.hpp"
+#include "shm/region.hpp"
+
+namespace hyperamp::apps {
+
+shm::region_options region_options(const config::role_config& cfg);
+actors::bell_settings bell_settings(const config::role_config& cfg);
+actors::client_settings client_settings(const config::role_config& cfg);
+actors::service_settings service_settings(const config::role_config& cfg);
+
+/// CAF's settings: scheduler policy and threads, moderate-poll-attempts,
+/// the hyperamp error category.
+std::unique_ptr<caf::actor_system_config>
+caf_config(const config::role_config& cfg);
+
+/// Refuses a command that does not fit the file's role (config_error).
+void check_role(const config::role_config& cfg, const options& o);
+
+/// "1 encrypt, 2 decrypt, 66 echo"
+std::string service_list();
+
+} // namespace hyperamp::apps
