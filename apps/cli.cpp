@@ -43,8 +43,7 @@ number of worker actors per service (1..1024).
 const char* k_call = R"(amp-node call <role.toml> <data|@file|hex:HEX> <service_id>
               [--threads N] [--requests M] [--json] [--quiet]
 
-Sends M requests (default N) through N client actors (default
-client.actors from the role file... or 1 when neither is given), each
+Sends M requests (default N) through N client actors (default 1), each
 with at most client.max_in_flight requests outstanding. Prints each result
 (printable text as text, otherwise hex) and a summary: total time,
 requests/s, latency p50/p99. --json prints one JSON object instead.
