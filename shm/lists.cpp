@@ -109,6 +109,10 @@ status lists::unlink(list_ref l, std::uint32_t idx, list_id to,
 }
 
 status lists::transfer(list_ref src, list_ref dst) noexcept {
+  // A list moved onto itself stays as it is (the splice below would link its
+  // tail to its head and then empty it).
+  if (src.head == dst.head)
+    return status::ok;
   const std::uint32_t first = *src.head;
   const std::uint32_t last = *src.tail;
   if (first == k_nil)

@@ -1,0 +1,247 @@
+// Participant slots and liveness: claims, release, service takeover, and
+// the liveness monitor driven by synthetic time points (no sleeping).
+#include "shm/participant.hpp"
+#include "shm/region.hpp"
+#include "test_util.hpp"
+
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <set>
+#include <thread>
+#include <vector>
+
+using namespace hyperamp::shm;
+using namespace std::chrono_literals;
+namespace t = hyperamp::shm::test;
+using tp = std::chrono::steady_clock::time_point;
+
+namespace {
+
+constexpr auto k_active = static_cast<std::uint32_t>(slot_state::active);
+constexpr auto k_free = static_cast<std::uint32_t>(slot_state::free);
+
+} // namespace
+
+TEST_CASE("participant: claim_client gives distinct slots until no_slot") {
+  t::test_region tr(16, 4);
+  region& r = *tr;
+  participant p[5];
+  std::set<std::uint32_t> got;
+  for (int i = 0; i < 4; ++i) {
+    REQUIRE(participant::claim_client(r, 3, p[i]) == status::ok);
+    CHECK(p[i].valid());
+    CHECK(p[i].index() >= 1);
+    CHECK(p[i].index() <= 4);
+    CHECK(p[i].epoch() == 1);
+    CHECK_FALSE(p[i].took_over());
+    const slot& s = r.slot_at(p[i].index());
+    CHECK(s.state.load() == k_active);
+    CHECK(s.pid == static_cast<std::uint32_t>(::getpid()));
+    CHECK(s.zone_id == 3);
+    CHECK(s.heartbeat.load() >= 1);
+    got.insert(p[i].index());
+  }
+  CHECK(got.size() == 4);
+  CHECK(r.slot_at(k_service_slot).state.load() == k_free); // never a client
+  CHECK(participant::claim_client(r, 3, p[4]) == status::no_slot);
+  CHECK_FALSE(p[4].valid());
+
+  // Release frees the slot; the next claim gets it with a new epoch.
+  const std::uint32_t freed = p[1].index();
+  p[1].release();
+  CHECK_FALSE(p[1].valid());
+  CHECK(r.slot_at(freed).state.load() == k_free);
+  p[1].release(); // idempotent
+  CHECK(r.slot_at(freed).state.load() == k_free);
+  REQUIRE(participant::claim_client(r, 5, p[4]) == status::ok);
+  CHECK(p[4].index() == freed);
+  CHECK(p[4].epoch() == 2);
+  CHECK(r.slot_at(freed).zone_id == 5);
+}
+
+TEST_CASE("participant: concurrent claims never share a slot") {
+  t::test_region tr(16, 8);
+  region& r = *tr;
+  constexpr int n = 12; // more claimants than slots
+  std::vector<participant> p(n);
+  std::vector<status> st(n, status::busy);
+  std::atomic<int> ready{0};
+  std::vector<std::thread> ts;
+  for (int i = 0; i < n; ++i)
+    ts.emplace_back([&, i] {
+      ++ready;
+      while (ready.load() < n)
+        std::this_thread::yield();
+      st[static_cast<std::size_t>(i)] =
+          participant::claim_client(r, 1, p[static_cast<std::size_t>(i)]);
+    });
+  for (auto& th : ts)
+    th.join();
+  std::set<std::uint32_t> got;
+  int ok = 0, none = 0;
+  for (int i = 0; i < n; ++i) {
+    const auto k = static_cast<std::size_t>(i);
+    if (st[k] == status::ok) {
+      ++ok;
+      CHECK(got.insert(p[k].index()).second);
+    } else {
+      CHECK(st[k] == status::no_slot);
+      ++none;
+    }
+  }
+  CHECK(ok == 8);
+  CHECK(none == 4);
+}
+
+TEST_CASE("participant: beat moves the heartbeat") {
+  t::test_region tr(16, 4);
+  region& r = *tr;
+  participant p;
+  REQUIRE(participant::claim_client(r, 1, p) == status::ok);
+  const auto b = r.slot_at(p.index()).heartbeat.load();
+  p.beat();
+  p.beat();
+  CHECK(r.slot_at(p.index()).heartbeat.load() == b + 2);
+  p.release();
+  p.beat(); // after release: a no-op, not a write to a slot we left
+  CHECK(r.slot_at(1).heartbeat.load() == b + 2);
+}
+
+TEST_CASE("participant: claim_service on a live service gives peer_alive") {
+  t::test_region tr(16, 4);
+  region& r = *tr;
+  participant service;
+  REQUIRE(participant::claim_service(r, 1, 10s, service) == status::ok);
+  CHECK(service.index() == k_service_slot);
+  CHECK_FALSE(service.took_over());
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> beats{0};
+  std::thread beater([&] {
+    while (!stop.load()) {
+      service.beat();
+      ++beats;
+    }
+  });
+  while (beats.load() == 0) // the beater is running
+    std::this_thread::yield();
+  // A long dead_after: claim_service returns as soon as it sees a beat, so
+  // a live peer is never taken over however slow this machine is.
+  participant second;
+  CHECK(participant::claim_service(r, 2, 10s, second) == status::peer_alive);
+  CHECK_FALSE(second.valid());
+  stop = true;
+  beater.join();
+  CHECK(r.slot_at(k_service_slot).zone_id == 1);
+  CHECK(r.slot_at(k_service_slot).epoch.load() == 1);
+}
+
+TEST_CASE("participant: claim_service takes over a silent service") {
+  t::test_region tr(16, 4);
+  region& r = *tr;
+  participant dead;
+  REQUIRE(participant::claim_service(r, 1, 50ms, dead) == status::ok);
+  // `dead` never beats again.
+  participant next;
+  REQUIRE(participant::claim_service(r, 2, 50ms, next) == status::ok);
+  CHECK(next.took_over());
+  CHECK(next.index() == k_service_slot);
+  CHECK(next.epoch() == 2);
+  CHECK(r.slot_at(k_service_slot).zone_id == 2);
+  CHECK(r.slot_at(k_service_slot).state.load() == k_active);
+}
+
+TEST_CASE("participant: liveness_monitor judges by the observer's clock") {
+  t::test_region tr(16, 4);
+  region& r = *tr;
+  participant p;
+  REQUIRE(participant::claim_client(r, 1, p) == status::ok);
+  const std::uint32_t i = p.index();
+  liveness_monitor mon(r, 100ms);
+  const tp t0 = tp{} + 1h; // synthetic: nobody sleeps in this test
+
+  SUBCASE("a silent slot is dead only after dead_after") {
+    CHECK_FALSE(mon.dead(i, t0)); // first sight
+    CHECK_FALSE(mon.dead(i, t0 + 50ms));
+    CHECK_FALSE(mon.dead(i, t0 + 100ms - 1ns));
+    CHECK(mon.dead(i, t0 + 100ms));
+    CHECK(mon.dead(i, t0 + 10s));
+    // One beat and it is alive again, with a fresh window.
+    p.beat();
+    CHECK_FALSE(mon.dead(i, t0 + 11s));
+    CHECK_FALSE(mon.dead(i, t0 + 11s + 99ms));
+    CHECK(mon.dead(i, t0 + 11s + 100ms));
+  }
+  SUBCASE("a beating slot is never dead") {
+    tp now = t0;
+    for (int k = 0; k < 1000; ++k) {
+      CHECK_FALSE(mon.dead(i, now));
+      p.beat();
+      now += 1s; // ten times dead_after between samples
+    }
+  }
+  SUBCASE("a free slot is never dead") {
+    CHECK(mon.dead(2, t0) == false);
+    CHECK(mon.dead(2, t0 + 1h) == false);
+    CHECK_FALSE(mon.dead(i, t0));
+    p.release();
+    CHECK_FALSE(mon.dead(i, t0 + 1h));
+  }
+  SUBCASE("a new owner is a new life") {
+    CHECK_FALSE(mon.dead(i, t0));
+    const auto beat = r.slot_at(i).heartbeat.load();
+    p.release();
+    participant q;
+    REQUIRE(participant::claim_client(r, 1, q) == status::ok);
+    REQUIRE(q.index() == i);
+    // Even with the old heartbeat value, the epoch moved: a new life.
+    r.slot_at(i).heartbeat.store(beat);
+    CHECK_FALSE(mon.dead(i, t0 + 1h));
+    CHECK(mon.dead(i, t0 + 1h + 100ms));
+  }
+  SUBCASE("reset forgets what was seen") {
+    CHECK_FALSE(mon.dead(i, t0));
+    CHECK(mon.dead(i, t0 + 200ms));
+    mon.reset(i);
+    CHECK_FALSE(mon.dead(i, t0 + 300ms));
+    CHECK(mon.dead(i, t0 + 400ms));
+  }
+}
+
+TEST_CASE("participant: a dead client process is seen dead, a live one not") {
+  // A forked child claims a slot and exits without releasing it; the slot
+  // stays active with a heartbeat nobody moves.
+  t::test_region tr(16, 4);
+  region& r = *tr;
+  const std::string path = tr.file.path;
+  const pid_t pid = t::spawn([&] {
+    region_options o = t::small_options(path);
+    o.create = create_mode::attach;
+    auto res = region::open(o);
+    if (!res)
+      return 2;
+    participant p;
+    if (participant::claim_client(*res.value, 9, p) != status::ok)
+      return 3;
+    return static_cast<int>(p.index());
+  });
+  const int idx = t::wait_child(pid);
+  REQUIRE(idx >= 1);
+  REQUIRE(idx <= 4);
+  const auto i = static_cast<std::uint32_t>(idx);
+  CHECK(r.slot_at(i).state.load() == k_active);
+  CHECK(r.slot_at(i).zone_id == 9);
+  participant mine;
+  REQUIRE(participant::claim_client(r, 1, mine) == status::ok);
+  CHECK(mine.index() != i);
+  liveness_monitor mon(r, 100ms);
+  const tp t0 = tp{} + 2h;
+  CHECK_FALSE(mon.dead(i, t0));
+  CHECK_FALSE(mon.dead(mine.index(), t0));
+  mine.beat();
+  CHECK(mon.dead(i, t0 + 100ms));
+  CHECK_FALSE(mon.dead(mine.index(), t0 + 100ms));
+}
