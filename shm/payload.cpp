@@ -3,10 +3,10 @@
 namespace hyperamp::shm {
 
 payload_allocator::payload_allocator(std::uint64_t base, std::uint64_t size)
-  : base_(base),
-    granules_(static_cast<std::size_t>(size / k_payload_align)),
-    bits_((granules_ + 63) / 64, 0) {
-}
+    : base_(base),
+      granules_(static_cast<std::size_t>(size / k_payload_align)),
+      bits_((granules_ + 63) / 64, 0),
+      length_at_(granules_, 0) {}
 
 bool payload_allocator::run_free(std::size_t first,
                                  std::size_t n) const noexcept {
@@ -28,8 +28,8 @@ void payload_allocator::mark(std::size_t first, std::size_t n,
 }
 
 status payload_allocator::allocate(std::uint32_t bytes, payload_block& out) {
-  const std::size_t n = bytes == 0 ? 1 : (bytes + k_payload_align - 1)
-                                           / k_payload_align;
+  const std::size_t n =
+      bytes == 0 ? 1 : (bytes + k_payload_align - 1) / k_payload_align;
   std::lock_guard<std::mutex> guard{mtx_};
   if (n > granules_ - used_)
     return status::full;
@@ -51,6 +51,7 @@ status payload_allocator::allocate(std::uint32_t bytes, payload_block& out) {
       continue;
     }
     mark(g, n, true);
+    length_at_[g] = static_cast<std::uint32_t>(n);
     used_ += n;
     hint_ = (g + n) % granules_;
     out.offset = static_cast<std::uint32_t>(base_ + g * k_payload_align);
@@ -61,17 +62,15 @@ status payload_allocator::allocate(std::uint32_t bytes, payload_block& out) {
 }
 
 status payload_allocator::release(payload_block b) {
-  if (b.offset < base_ || b.offset % k_payload_align != 0
-      || b.capacity % k_payload_align != 0 || b.capacity == 0)
+  if (b.offset < base_ || b.offset % k_payload_align != 0 ||
+      b.capacity % k_payload_align != 0 || b.capacity == 0)
     return status::corrupt;
   const std::size_t first = (b.offset - base_) / k_payload_align;
   const std::size_t n = b.capacity / k_payload_align;
   std::lock_guard<std::mutex> guard{mtx_};
-  if (first + n > granules_)
+  if (first + n > granules_ || length_at_[first] != n)
     return status::corrupt;
-  for (std::size_t g = first; g < first + n; ++g)
-    if (!test(g))
-      return status::corrupt;
+  length_at_[first] = 0;
   mark(first, n, false);
   used_ -= n;
   return status::ok;

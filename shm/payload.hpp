@@ -31,8 +31,9 @@ public:
   /// ok, or full when no contiguous run is free. Safe from many threads.
   status allocate(std::uint32_t bytes, payload_block& out);
 
-  /// Returns a block. corrupt if it was not (wholly) allocated: nothing is
-  /// changed then, so a double free cannot hand out space twice.
+  /// Returns a block. corrupt unless it is exactly a block allocate() handed
+  /// out and not yet released: nothing is changed then, so a double or
+  /// partial free cannot hand out space twice.
   status release(payload_block b);
 
   std::uint64_t in_use() const;
@@ -49,6 +50,8 @@ private:
   std::size_t granules_;
   mutable std::mutex mtx_;
   std::vector<std::uint64_t> bits_;
+  /// Granules of the block starting at each granule (0: no block starts).
+  std::vector<std::uint32_t> length_at_;
   std::size_t hint_ = 0;
   std::size_t used_ = 0;
 };

@@ -100,6 +100,9 @@ TEST_CASE("payload: release of what is not allocated is corrupt, changes "
       {1024 + 64 * 16, 64},    // past the end
       {1024 + 64 * 15, 128},   // straddles the end
       {0xFFFFFFC0u, 64},       // far away
+      {x.offset, 64},          // the first half of x
+      {x.offset + 64, 64},     // the second half of x
+      {x.offset + 64, 128},    // the end of x and all of y
   };
   for (const auto& b : bad) {
     CAPTURE(b.offset);
