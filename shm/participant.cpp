@@ -30,8 +30,8 @@ status participant::claim_client(region& r, std::uint32_t zone_id,
   for (std::uint32_t i = 1; i <= r.max_clients(); ++i) {
     std::uint32_t expected = k_free;
     // acq_rel: we see the reaper's cleanup of the slot's lists.
-    if (r.slot_at(i).state.compare_exchange_strong(
-          expected, k_active, std::memory_order_acq_rel)) {
+    if (r.slot_at(i).state.compare_exchange_strong(expected, k_active,
+                                                   std::memory_order_acq_rel)) {
       out.init(r, i, zone_id);
       return status::ok;
     }
@@ -77,15 +77,18 @@ void participant::beat() noexcept {
 void participant::release() noexcept {
   if (!region_)
     return;
-  // release: our last writes are visible to the next owner.
-  region_->slot_at(index_).state.store(k_free, std::memory_order_release);
+  // Only while the slot is still ours: a participant that was merely
+  // stalled, declared dead and succeeded must not free its successor's slot.
+  slot& s = region_->slot_at(index_);
+  if (s.epoch.load(std::memory_order_acquire) == epoch_)
+    // release: our last writes are visible to the next owner.
+    s.state.store(k_free, std::memory_order_release);
   region_ = nullptr;
 }
 
 liveness_monitor::liveness_monitor(region& r,
                                    std::chrono::nanoseconds dead_after)
-  : region_(&r), dead_after_(dead_after), seen_(r.max_clients() + 1u) {
-}
+    : region_(&r), dead_after_(dead_after), seen_(r.max_clients() + 1u) {}
 
 bool liveness_monitor::dead(std::uint32_t idx,
                             std::chrono::steady_clock::time_point now) {

@@ -34,7 +34,8 @@ public:
   participant() = default;
 
   void beat() noexcept;
-  /// Frees the slot (orderly exit). Idempotent.
+  /// Frees the slot (orderly exit) unless a successor has claimed it since
+  /// (its epoch moved on). Idempotent.
   void release() noexcept;
 
   std::uint32_t index() const noexcept { return index_; }

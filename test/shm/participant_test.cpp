@@ -245,3 +245,22 @@ TEST_CASE("participant: a dead client process is seen dead, a live one not") {
   CHECK(mon.dead(i, t0 + 100ms));
   CHECK_FALSE(mon.dead(mine.index(), t0 + 100ms));
 }
+
+TEST_CASE("participant: a stalled predecessor's release leaves the "
+          "successor's slot alone") {
+  t::test_region tr(16, 4);
+  region& r = *tr;
+  participant old_service;
+  REQUIRE(participant::claim_service(r, 1, 10s, old_service) == status::ok);
+  // The old service stalls (no beats); a successor declares it dead.
+  participant successor;
+  REQUIRE(participant::claim_service(r, 2, 1ms, successor) == status::ok);
+  CHECK(successor.took_over());
+  // The old service wakes up and exits in an orderly way.
+  old_service.release();
+  CHECK(r.slot_at(k_service_slot).state.load() ==
+        static_cast<std::uint32_t>(slot_state::active));
+  successor.release();
+  CHECK(r.slot_at(k_service_slot).state.load() ==
+        static_cast<std::uint32_t>(slot_state::free));
+}
