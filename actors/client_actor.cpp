@@ -15,8 +15,8 @@ using done_fn = std::function<void(caf::expected<bytes>, std::int64_t)>;
 
 std::int64_t since(clock_type::time_point t0) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
-           clock_type::now() - t0)
-    .count();
+             clock_type::now() - t0)
+      .count();
 }
 
 struct client_state {
@@ -40,20 +40,19 @@ void send_one(client_ptr self, client_state::waiting w) {
   ++self->state.in_flight;
   auto done = std::make_shared<done_fn>(std::move(w.done));
   const auto t0 = clock_type::now();
-  self
-    ->request(self->state.bridge, caf::infinite, call_atom::value,
-              w.service_id, std::move(w.data))
-    .then(
-      [self, done, t0](bytes& reply) {
-        --self->state.in_flight;
-        (*done)(std::move(reply), since(t0));
-        pump(self);
-      },
-      [self, done, t0](caf::error& err) {
-        --self->state.in_flight;
-        (*done)(std::move(err), since(t0));
-        pump(self);
-      });
+  self->request(self->state.bridge, caf::infinite, call_atom::value,
+                w.service_id, std::move(w.data))
+      .then(
+          [self, done, t0](bytes& reply) {
+            --self->state.in_flight;
+            (*done)(std::move(reply), since(t0));
+            pump(self);
+          },
+          [self, done, t0](caf::error& err) {
+            --self->state.in_flight;
+            (*done)(std::move(err), since(t0));
+            pump(self);
+          });
 }
 
 void pump(client_ptr self) {
@@ -96,7 +95,7 @@ void run_load(client_ptr self, std::vector<call_spec>& load) {
         rp.deliver(std::move(*results));
     };
     self->state.queue.push_back(
-      {load[i].service_id, std::move(load[i].data), std::move(on_done)});
+        {load[i].service_id, std::move(load[i].data), std::move(on_done)});
   }
   pump(self);
 }
@@ -106,17 +105,17 @@ caf::behavior client_actor(client_ptr self, caf::actor bridge,
   self->state.bridge = std::move(bridge);
   self->state.max_in_flight = max_in_flight == 0 ? 1 : max_in_flight;
   return {
-    [self](call_atom, std::uint32_t service_id, bytes& data) {
-      auto rp = self->make_response_promise<bytes>();
-      submit(self, service_id, std::move(data),
-             [rp](caf::expected<bytes> r, std::int64_t) mutable {
-               if (r)
-                 rp.deliver(std::move(*r));
-               else
-                 rp.deliver(std::move(r.error()));
-             });
-    },
-    [self](run_atom, std::vector<call_spec>& load) { run_load(self, load); },
+      [self](call_atom, std::uint32_t service_id, bytes& data) {
+        auto rp = self->make_response_promise<bytes>();
+        submit(self, service_id, std::move(data),
+               [rp](caf::expected<bytes> r, std::int64_t) mutable {
+                 if (r)
+                   rp.deliver(std::move(*r));
+                 else
+                   rp.deliver(std::move(r.error()));
+               });
+      },
+      [self](run_atom, std::vector<call_spec>& load) { run_load(self, load); },
   };
 }
 

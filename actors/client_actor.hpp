@@ -24,8 +24,8 @@ struct call_outcome {
   std::size_t index = 0;       ///< position in the load
   std::int64_t latency_ns = 0; ///< from send to answer
   bool ok = false;
-  bytes data;        ///< the response when ok
-  caf::error error;  ///< the failure otherwise
+  bytes data;       ///< the response when ok
+  caf::error error; ///< the failure otherwise
 };
 
 using outcomes = std::vector<call_outcome>;

@@ -12,16 +12,16 @@ constexpr std::size_t k_drain_batch = 64;
 
 amp_errc to_errc(shm::wire_status st) {
   switch (st) {
-    case shm::wire_status::unknown_service:
-      return amp_errc::unknown_service;
-    case shm::wire_status::bad_request:
-      return amp_errc::bad_request;
-    case shm::wire_status::aborted:
-      return amp_errc::aborted;
-    case shm::wire_status::service_failed:
-      return amp_errc::service_failed;
-    default:
-      return amp_errc::corrupt;
+  case shm::wire_status::unknown_service:
+    return amp_errc::unknown_service;
+  case shm::wire_status::bad_request:
+    return amp_errc::bad_request;
+  case shm::wire_status::aborted:
+    return amp_errc::aborted;
+  case shm::wire_status::service_failed:
+    return amp_errc::service_failed;
+  default:
+    return amp_errc::corrupt;
   }
 }
 
@@ -30,24 +30,24 @@ amp_errc to_errc(shm::wire_status st) {
 client_bridge::client_bridge(caf::actor_config& cfg,
                              std::shared_ptr<shm::region> r,
                              shm::participant self, client_settings s)
-  : caf::event_based_actor(cfg),
-    region_(std::move(r)),
-    self_(self),
-    settings_(std::move(s)),
-    lock_(*region_, self_.index(), settings_.zone_id, settings_.lock),
-    queue_(*region_, lock_),
-    payload_(shm::partition_offset(*region_,
-                                   static_cast<std::uint16_t>(self_.index())),
-             region_->geo().partition_size),
-    flags_(std::make_shared<waiter_flags>()),
-    service_live_(*region_, settings_.peer_dead),
-    flights_(region_->entry_count()),
-    next_seq_((std::uint64_t{self_.epoch()} << 32) + 1) {
+    : caf::event_based_actor(cfg),
+      region_(std::move(r)),
+      self_(self),
+      settings_(std::move(s)),
+      lock_(*region_, self_.index(), settings_.zone_id, settings_.lock),
+      queue_(*region_, lock_),
+      payload_(shm::partition_offset(*region_,
+                                     static_cast<std::uint16_t>(self_.index())),
+               region_->geo().partition_size),
+      flags_(std::make_shared<waiter_flags>()),
+      service_live_(*region_, settings_.peer_dead),
+      flights_(region_->entry_count()),
+      next_seq_((std::uint64_t{self_.epoch()} << 32) + 1) {
   std::string err;
   service_bell_ = make_ring_bell(region_->slot_at(shm::k_service_slot),
                                  zone_role::client, settings_.bell, &err);
-  auto own = make_wait_bell(region_->slot_at(self_.index()),
-                            zone_role::client, settings_.bell, &err);
+  auto own = make_wait_bell(region_->slot_at(self_.index()), zone_role::client,
+                            settings_.bell, &err);
   waiter_ = std::make_unique<interrupt_waiter>(std::move(own), flags_, &self_,
                                                settings_.heartbeat);
   idx_buf_.resize(k_drain_batch);
@@ -60,19 +60,19 @@ caf::behavior client_bridge::make_behavior() {
     waiter_->start(caf::actor{this});
   check_peer(clock().now());
   return {
-    [this](call_atom, std::uint32_t service_id, bytes& data) {
-      on_call(service_id, data);
-    },
-    [this](flush_atom) { flush(); },
-    [this](wake_atom) {
-      flags_->wake_pending.store(false, std::memory_order_release);
-      drain();
-    },
-    [this](tick_atom) {
-      flags_->tick_pending.store(false, std::memory_order_release);
-      on_tick();
-    },
-    [this](stats_atom) { return stats_; },
+      [this](call_atom, std::uint32_t service_id, bytes& data) {
+        on_call(service_id, data);
+      },
+      [this](flush_atom) { flush(); },
+      [this](wake_atom) {
+        flags_->wake_pending.store(false, std::memory_order_release);
+        drain();
+      },
+      [this](tick_atom) {
+        flags_->tick_pending.store(false, std::memory_order_release);
+        on_tick();
+      },
+      [this](stats_atom) { return stats_; },
   };
 }
 
@@ -141,8 +141,8 @@ std::size_t client_bridge::start(std::vector<request>& batch) {
   blocks.reserve(batch.size());
   for (auto& req : batch) {
     shm::payload_block b;
-    if (payload_.allocate(static_cast<std::uint32_t>(req.data.size()), b)
-        != shm::status::ok)
+    if (payload_.allocate(static_cast<std::uint32_t>(req.data.size()), b) !=
+        shm::status::ok)
       break;
     blocks.push_back(b);
   }
@@ -156,14 +156,14 @@ std::size_t client_bridge::start(std::vector<request>& batch) {
   for (std::size_t i = 0; i < got.count; ++i) {
     auto& req = batch[i];
     auto& f = flights_[idx[i]];
-    std::memcpy(region_->payload() + blocks[i].offset, req.data.data(),
-                req.data.size());
+    if (!req.data.empty()) // data() may be null then: memcpy's UB
+      std::memcpy(region_->payload() + blocks[i].offset, req.data.data(),
+                  req.data.size());
     f = flight{next_seq_++, std::move(req.rp), blocks[i], req.deadline, true,
                false};
-    shm::write_request(*region_, idx[i], f.seq, req.service_id,
-                       blocks[i].offset,
-                       static_cast<std::uint32_t>(req.data.size()),
-                       blocks[i].capacity);
+    shm::write_request(
+        *region_, idx[i], f.seq, req.service_id, blocks[i].offset,
+        static_cast<std::uint32_t>(req.data.size()), blocks[i].capacity);
   }
   // 4. submit the batch: one lock acquisition, one ring.
   if (got.count > 0) {
@@ -271,8 +271,8 @@ void client_bridge::on_tick() {
 
 void client_bridge::check_peer(time_point now) {
   auto& s = region_->slot_at(shm::k_service_slot);
-  const bool present = s.state.load(std::memory_order_acquire)
-                       == static_cast<std::uint32_t>(shm::slot_state::active);
+  const bool present = s.state.load(std::memory_order_acquire) ==
+                       static_cast<std::uint32_t>(shm::slot_state::active);
   const bool up = present && !service_live_.dead(shm::k_service_slot, now);
   if (peer_up_ && !up)
     fail_all(amp_errc::peer_down);

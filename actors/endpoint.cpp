@@ -20,14 +20,14 @@ std::unique_ptr<shm::doorbell> make_wait_bell(shm::slot& own, zone_role role,
                                               const bell_settings& s,
                                               std::string* error) {
   switch (s.kind) {
-    case bell_kind::futex:
-      return std::make_unique<shm::futex_doorbell>(own, s.spin);
-    case bell_kind::hvisor:
-      if (role == zone_role::service)
-        return hvisor_bell(own, false, s, error);
-      [[fallthrough]];
-    case bell_kind::polling:
-      break;
+  case bell_kind::futex:
+    return std::make_unique<shm::futex_doorbell>(own, s.spin);
+  case bell_kind::hvisor:
+    if (role == zone_role::service)
+      return hvisor_bell(own, false, s, error);
+    [[fallthrough]];
+  case bell_kind::polling:
+    break;
   }
   return std::make_unique<shm::polling_doorbell>(own, s.spin);
 }
@@ -36,14 +36,14 @@ std::unique_ptr<shm::doorbell> make_ring_bell(shm::slot& peer, zone_role role,
                                               const bell_settings& s,
                                               std::string* error) {
   switch (s.kind) {
-    case bell_kind::futex:
-      return std::make_unique<shm::futex_doorbell>(peer, s.spin);
-    case bell_kind::hvisor:
-      if (role == zone_role::client)
-        return hvisor_bell(peer, true, s, error);
-      [[fallthrough]];
-    case bell_kind::polling:
-      break;
+  case bell_kind::futex:
+    return std::make_unique<shm::futex_doorbell>(peer, s.spin);
+  case bell_kind::hvisor:
+    if (role == zone_role::client)
+      return hvisor_bell(peer, true, s, error);
+    [[fallthrough]];
+  case bell_kind::polling:
+    break;
   }
   return std::make_unique<shm::polling_doorbell>(peer, s.spin);
 }

@@ -32,10 +32,11 @@ CAF_ERROR_CODE_ENUM(hyperamp::actors::amp_errc, "hyperamp")
 
 namespace hyperamp::actors {
 
-/// True if `e` is the hyperamp error `code`.
+/// True if `e` is the hyperamp error `code`. (CAF 0.17's category() and
+/// code() dereference null on an empty error: test it first.)
 inline bool is(const caf::error& e, amp_errc code) {
-  return e.category() == caf::atom("hyperamp")
-         && e.code() == static_cast<std::uint8_t>(code);
+  return e && e.category() == caf::atom("hyperamp") &&
+         e.code() == static_cast<std::uint8_t>(code);
 }
 
 } // namespace hyperamp::actors

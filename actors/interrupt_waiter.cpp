@@ -10,9 +10,10 @@ interrupt_waiter::interrupt_waiter(std::unique_ptr<shm::doorbell> bell,
                                    std::shared_ptr<waiter_flags> flags,
                                    shm::participant* heart,
                                    std::chrono::nanoseconds tick)
-  : bell_(std::move(bell)), flags_(std::move(flags)), heart_(heart),
-    tick_(tick) {
-}
+    : bell_(std::move(bell)),
+      flags_(std::move(flags)),
+      heart_(heart),
+      tick_(tick) {}
 
 interrupt_waiter::~interrupt_waiter() {
   stop();
@@ -38,8 +39,8 @@ void interrupt_waiter::run(caf::actor target) {
     heart_->beat();
     if (flags_->stop.load(std::memory_order_acquire))
       break;
-    if (r == shm::wait_result::rung
-        && !flags_->wake_pending.exchange(true, std::memory_order_acq_rel))
+    if (r == shm::wait_result::rung &&
+        !flags_->wake_pending.exchange(true, std::memory_order_acq_rel))
       caf::anon_send(target, wake_atom::value);
     if (clock::now() >= next_tick) {
       next_tick = clock::now() + tick_;

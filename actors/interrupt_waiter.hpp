@@ -28,8 +28,8 @@ struct waiter_flags {
 class interrupt_waiter {
 public:
   interrupt_waiter(std::unique_ptr<shm::doorbell> bell,
-                   std::shared_ptr<waiter_flags> flags,
-                   shm::participant* heart, std::chrono::nanoseconds tick);
+                   std::shared_ptr<waiter_flags> flags, shm::participant* heart,
+                   std::chrono::nanoseconds tick);
   ~interrupt_waiter();
 
   /// Starts the thread, which sends to `target`.

@@ -42,20 +42,19 @@ struct job_result {
 };
 
 /// The typed interface every service actor implements.
-using service_actor
-  = caf::typed_actor<caf::replies_to<job>::with<job_result>>;
+using service_actor = caf::typed_actor<caf::replies_to<job>::with<job_result>>;
 
 /// Counters a bridge reports on (stats_atom).
 struct bridge_stats {
-  std::uint64_t submitted = 0;      ///< requests put into the queue
-  std::uint64_t completed = 0;      ///< completions handled
-  std::uint64_t batches = 0;        ///< lock acquisitions for submit/complete
-  std::uint64_t rings = 0;          ///< doorbell rings made
-  std::uint64_t overloaded = 0;     ///< requests refused at once
+  std::uint64_t submitted = 0;  ///< requests put into the queue
+  std::uint64_t completed = 0;  ///< completions handled
+  std::uint64_t batches = 0;    ///< lock acquisitions for submit/complete
+  std::uint64_t rings = 0;      ///< doorbell rings made
+  std::uint64_t overloaded = 0; ///< requests refused at once
   std::uint64_t timeouts = 0;
-  std::uint64_t stray = 0;          ///< completions matching no request
-  std::uint64_t corrupt = 0;        ///< entries that failed validation
-  std::uint64_t inline_runs = 0;    ///< jobs run inside the bridge
+  std::uint64_t stray = 0;       ///< completions matching no request
+  std::uint64_t corrupt = 0;     ///< entries that failed validation
+  std::uint64_t inline_runs = 0; ///< jobs run inside the bridge
 };
 
 } // namespace hyperamp::actors

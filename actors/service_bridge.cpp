@@ -10,15 +10,15 @@ service_bridge::service_bridge(caf::actor_config& cfg,
                                std::shared_ptr<shm::region> r,
                                shm::participant self, service_settings s,
                                std::vector<services::service_entry> table)
-  : caf::event_based_actor(cfg),
-    region_(std::move(r)),
-    self_(self),
-    settings_(std::move(s)),
-    lock_(*region_, self_.index(), settings_.zone_id, settings_.lock),
-    queue_(*region_, lock_),
-    flags_(std::make_shared<waiter_flags>()),
-    clients_(*region_, settings_.peer_dead),
-    client_bells_(region_->max_clients() + 1u) {
+    : caf::event_based_actor(cfg),
+      region_(std::move(r)),
+      self_(self),
+      settings_(std::move(s)),
+      lock_(*region_, self_.index(), settings_.zone_id, settings_.lock),
+      queue_(*region_, lock_),
+      flags_(std::make_shared<waiter_flags>()),
+      clients_(*region_, settings_.peer_dead),
+      client_bells_(region_->max_clients() + 1u) {
   for (auto& e : table)
     pools_[e.id].entry = e;
   std::string err;
@@ -40,16 +40,16 @@ caf::behavior service_bridge::make_behavior() {
   abort_predecessor();
   drain();
   return {
-    [this](wake_atom) {
-      flags_->wake_pending.store(false, std::memory_order_release);
-      drain();
-    },
-    [this](tick_atom) {
-      flags_->tick_pending.store(false, std::memory_order_release);
-      on_tick();
-    },
-    [this](flush_atom) { flush(); },
-    [this](stats_atom) { return stats_; },
+      [this](wake_atom) {
+        flags_->wake_pending.store(false, std::memory_order_release);
+        drain();
+      },
+      [this](tick_atom) {
+        flags_->tick_pending.store(false, std::memory_order_release);
+        on_tick();
+      },
+      [this](flush_atom) { flush(); },
+      [this](stats_atom) { return stats_; },
   };
 }
 
@@ -72,8 +72,8 @@ void service_bridge::spawn_workers(pool& p) {
 }
 
 std::size_t service_bridge::capacity() const {
-  return pools_.size() * std::max<std::uint32_t>(settings_.workers, 1)
-         * std::max<std::uint32_t>(settings_.worker_capacity, 1);
+  return pools_.size() * std::max<std::uint32_t>(settings_.workers, 1) *
+         std::max<std::uint32_t>(settings_.worker_capacity, 1);
 }
 
 void service_bridge::drain() {
@@ -108,8 +108,7 @@ void service_bridge::accept(std::uint32_t idx) {
     reject(idx, shm::wire_status::bad_request);
     return;
   }
-  dispatch(job{idx, v.slot, v.seq, v.service_id, v.data, v.length,
-               v.capacity});
+  dispatch(job{idx, v.slot, v.seq, v.service_id, v.data, v.length, v.capacity});
 }
 
 void service_bridge::reject(std::uint32_t idx, shm::wire_status st) {
@@ -154,16 +153,24 @@ void service_bridge::dispatch(const job& j) {
 
 void service_bridge::send_to(pool& p, std::size_t w, const job& j) {
   ++p.workers[w].in_flight;
+  p.workers[w].jobs.push_back(j);
   pool* pp = &p;
   request(p.workers[w].hdl, caf::infinite, j)
-    .then([this, pp, w, j](job_result r) { on_result(*pp, w, j, r); },
-          [this, pp, w, j](caf::error&) {
-            on_result(*pp, w, j, {shm::wire_status::service_failed, 0});
-          });
+      .then([this, pp, w, j](job_result r) { on_result(*pp, w, j, r); },
+            [this, pp, w, j](caf::error&) {
+              on_result(*pp, w, j, {shm::wire_status::service_failed, 0});
+            });
 }
 
 void service_bridge::on_result(pool& p, std::size_t w, const job& j,
                                job_result r) {
+  auto& jobs = p.workers[w].jobs;
+  auto it = std::find_if(jobs.begin(), jobs.end(), [&j](const job& x) {
+    return x.index == j.index && x.seq == j.seq && x.slot == j.slot;
+  });
+  if (it == jobs.end())
+    return; // already failed when its worker went down
+  jobs.erase(it);
   --p.workers[w].in_flight;
   --held_;
   if (r.length > j.capacity)
@@ -180,8 +187,8 @@ void service_bridge::complete(const job& j, shm::wire_status st,
                               std::uint32_t len) {
   shm::write_completion(*region_, j.index, j.seq, st, len);
   done_.push_back(j.index);
-  if (std::find(ring_slots_.begin(), ring_slots_.end(), j.slot)
-      == ring_slots_.end())
+  if (std::find(ring_slots_.begin(), ring_slots_.end(), j.slot) ==
+      ring_slots_.end())
     ring_slots_.push_back(j.slot);
   if (!flush_scheduled_) {
     flush_scheduled_ = true;
@@ -226,21 +233,30 @@ void service_bridge::ring(std::uint16_t slot) {
 
 void service_bridge::on_tick() {
   const auto now = clock().now();
+  const auto k_free = static_cast<std::uint32_t>(shm::slot_state::free);
   for (std::uint32_t s = 1; s <= region_->max_clients(); ++s) {
-    if (!clients_.dead(s, now))
+    if (!clients_.dead(s, now)) {
+      // Completions for a client that has left (read without the lock as a
+      // hint; reap_departed checks again under it).
+      auto& slot = region_->slot_at(s);
+      if (slot.state.load(std::memory_order_relaxed) == k_free &&
+          __atomic_load_n(&slot.completed_head, __ATOMIC_RELAXED) != shm::k_nil)
+        queue_.reap_departed(static_cast<std::uint16_t>(s));
       continue;
+    }
     queue_.reap_client(static_cast<std::uint16_t>(s));
     region_->slot_at(s).state.store(
-      static_cast<std::uint32_t>(shm::slot_state::free),
-      std::memory_order_release);
+        static_cast<std::uint32_t>(shm::slot_state::free),
+        std::memory_order_release);
     clients_.reset(s);
   }
   drain(); // a safety net: a lost wake-up costs one tick, never a hang
 }
 
 void service_bridge::abort_predecessor() {
-  if (!self_.took_over())
-    return;
+  // Only a service moves entries to in_service, and there is one service
+  // slot: whatever is in service now was left by a predecessor, whether it
+  // died (took_over) or exited in an orderly way with jobs still held.
   aborted_.resize(region_->entry_count());
   auto r = queue_.abort_in_service(aborted_.data(), aborted_.size());
   for (std::size_t i = 0; i < r.count; ++i)
@@ -249,12 +265,28 @@ void service_bridge::abort_predecessor() {
 
 void service_bridge::on_worker_down(const caf::down_msg& dm) {
   for (auto& kv : pools_) {
-    for (auto& w : kv.second.workers) {
-      if (w.hdl.address() == dm.source) {
-        // Its jobs get their error responses (and so service_failed); a
-        // fresh worker takes its place.
-        w.hdl = kv.second.entry.spawn(system());
-        monitor(w.hdl);
+    pool& p = kv.second;
+    for (std::size_t i = 0; i < p.workers.size(); ++i) {
+      worker& w = p.workers[i];
+      if (w.hdl.address() != dm.source)
+        continue;
+      // Jobs still in its mailbox bounce and fail through on_result; the one
+      // it quit on never gets an answer. Whatever is still outstanding
+      // fails here (a bounce arriving later finds nothing and is ignored).
+      for (const auto& j : w.jobs) {
+        --held_;
+        complete(j, shm::wire_status::service_failed, 0);
+      }
+      w.jobs.clear();
+      w.in_flight = 0;
+      // A fresh worker takes its place, and the backlog it had room for.
+      w.hdl = p.entry.spawn(system());
+      monitor(w.hdl);
+      while (!p.backlog.empty() &&
+             p.workers[i].in_flight < settings_.worker_capacity) {
+        job next = p.backlog.front();
+        p.backlog.pop_front();
+        send_to(p, i, next);
       }
     }
   }

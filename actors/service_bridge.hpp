@@ -60,6 +60,7 @@ private:
   struct worker {
     service_actor hdl;
     std::uint32_t in_flight = 0;
+    std::vector<job> jobs; ///< sent to it and not answered yet
   };
   struct pool {
     services::service_entry entry;

@@ -29,9 +29,9 @@ caf::actor spawn_client_zone(caf::actor_system& sys,
     return {};
   shm::participant self;
   if (shm::participant::claim_client(*r, s.zone_id, self) != shm::status::ok) {
-    *error = "region " + region.path + ": all "
-             + std::to_string(r->max_clients())
-             + " client slots are taken (raise region.max_clients)";
+    *error = "region " + region.path + ": all " +
+             std::to_string(r->max_clients()) +
+             " client slots are taken (raise region.max_clients)";
     return {};
   }
   return sys.spawn<client_bridge>(std::move(r), self, s);
@@ -48,9 +48,9 @@ caf::actor spawn_service_zone(caf::actor_system& sys,
   auto st = shm::participant::claim_service(*r, s.zone_id, s.peer_dead, self);
   if (st != shm::status::ok) {
     const auto& slot = r->slot_at(shm::k_service_slot);
-    *error = "region " + region.path + ": another service zone (zone "
-             + std::to_string(slot.zone_id) + ", pid "
-             + std::to_string(slot.pid) + ") is attached and alive";
+    *error = "region " + region.path + ": another service zone (zone " +
+             std::to_string(slot.zone_id) + ", pid " +
+             std::to_string(slot.pid) + ") is attached and alive";
     return {};
   }
   return sys.spawn<service_bridge>(std::move(r), self, s, std::move(table));
@@ -68,8 +68,8 @@ bool wait_for_service(const shm::region_options& region,
   const auto active = static_cast<std::uint32_t>(shm::slot_state::active);
   while (s.state.load(std::memory_order_acquire) != active) {
     if (std::chrono::steady_clock::now() >= deadline) {
-      *error = "no service zone attached to " + region.path + " after "
-               + std::to_string(timeout.count()) + " ms";
+      *error = "no service zone attached to " + region.path + " after " +
+               std::to_string(timeout.count()) + " ms";
       return false;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
@@ -82,40 +82,42 @@ caf::expected<bytes> call(caf::scoped_actor& self, const caf::actor& bridge,
                           std::chrono::milliseconds timeout) {
   caf::expected<bytes> result{caf::make_error(amp_errc::timeout)};
   self->request(bridge, timeout, call_atom::value, service_id, std::move(data))
-    .receive([&](bytes& reply) { result = std::move(reply); },
-             [&](caf::error& err) { result = std::move(err); });
+      .receive([&](bytes& reply) { result = std::move(reply); },
+               [&](caf::error& err) { result = std::move(err); });
   return result;
 }
 
 std::string to_string(amp_errc x) {
   switch (x) {
-    case amp_errc::none:
-      return "none";
-    case amp_errc::overloaded:
-      return "overloaded";
-    case amp_errc::timeout:
-      return "timeout";
-    case amp_errc::peer_down:
-      return "peer_down";
-    case amp_errc::unknown_service:
-      return "unknown_service";
-    case amp_errc::bad_request:
-      return "bad_request";
-    case amp_errc::service_failed:
-      return "service_failed";
-    case amp_errc::aborted:
-      return "aborted";
-    case amp_errc::corrupt:
-      return "corrupt";
-    case amp_errc::too_large:
-      return "too_large";
-    case amp_errc::shutting_down:
-      return "shutting_down";
+  case amp_errc::none:
+    return "none";
+  case amp_errc::overloaded:
+    return "overloaded";
+  case amp_errc::timeout:
+    return "timeout";
+  case amp_errc::peer_down:
+    return "peer_down";
+  case amp_errc::unknown_service:
+    return "unknown_service";
+  case amp_errc::bad_request:
+    return "bad_request";
+  case amp_errc::service_failed:
+    return "service_failed";
+  case amp_errc::aborted:
+    return "aborted";
+  case amp_errc::corrupt:
+    return "corrupt";
+  case amp_errc::too_large:
+    return "too_large";
+  case amp_errc::shutting_down:
+    return "shutting_down";
   }
   return "unknown";
 }
 
 std::string describe(const caf::error& e) {
+  if (!e) // category() would dereference null
+    return "none";
   if (e.category() == caf::atom("hyperamp"))
     return to_string(static_cast<amp_errc>(e.code()));
   return caf::to_string(e);

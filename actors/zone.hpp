@@ -28,11 +28,10 @@ caf::actor spawn_client_zone(caf::actor_system& sys,
 
 /// Opens (or creates) the region, claims the service slot (taking over from
 /// a dead predecessor) and spawns the service bridge with `table`'s services.
-caf::actor spawn_service_zone(caf::actor_system& sys,
-                              const shm::region_options& region,
-                              const service_settings& s, std::string* error,
-                              std::vector<services::service_entry> table
-                              = services::registry());
+caf::actor spawn_service_zone(
+    caf::actor_system& sys, const shm::region_options& region,
+    const service_settings& s, std::string* error,
+    std::vector<services::service_entry> table = services::registry());
 
 /// Waits until the region's service slot is held by a live service, or the
 /// deadline passes. For clients that start together with the service.
@@ -40,10 +39,10 @@ bool wait_for_service(const shm::region_options& region,
                       std::chrono::milliseconds timeout, std::string* error);
 
 /// A blocking request from non-actor code.
-caf::expected<bytes> call(caf::scoped_actor& self, const caf::actor& bridge,
-                          std::uint32_t service_id, bytes data,
-                          std::chrono::milliseconds timeout
-                          = std::chrono::seconds(30));
+caf::expected<bytes>
+call(caf::scoped_actor& self, const caf::actor& bridge,
+     std::uint32_t service_id, bytes data,
+     std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 /// Renders any error of a call (hyperamp, CAF system errors) as text.
 std::string describe(const caf::error& e);

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
-#include <future>
 #include <cstdio>
+#include <future>
 #include <iostream>
 #include <poll.h>
 #include <sstream>
@@ -32,7 +32,7 @@ using clock_type = std::chrono::steady_clock;
 class signal_watch {
 public:
   explicit signal_watch(std::function<void(int)> on_signal)
-    : on_signal_(std::move(on_signal)) {
+      : on_signal_(std::move(on_signal)) {
     thread_ = std::thread{[this] { run(); }};
   }
   ~signal_watch() {
@@ -79,9 +79,9 @@ int run_service(caf::actor_system& sys, const config::role_config& cfg) {
     std::cerr << "amp-node: " << err << "\n";
     return 1;
   }
-  std::cout << "service zone " << cfg.zone_id << " serving "
-            << cfg.region.path << " (" << apps::service_list() << "; "
-            << cfg.service.workers << " workers per service)" << std::endl;
+  std::cout << "service zone " << cfg.zone_id << " serving " << cfg.region.path
+            << " (" << apps::service_list() << "; " << cfg.service.workers
+            << " workers per service)" << std::endl;
   std::promise<int> got;
   signal_watch watch{[&](int sig) { got.set_value(sig); }};
   const int sig = got.get_future().get();
@@ -123,9 +123,9 @@ std::string json_escape(const std::string& s) {
 
 void print_call(const apps::options& o, const actors::outcomes& all,
                 const call_summary& s) {
-  const double rps = s.total_ms > 0 ? 1000.0 * static_cast<double>(all.size())
-                                        / s.total_ms
-                                    : 0;
+  const double rps = s.total_ms > 0
+                         ? 1000.0 * static_cast<double>(all.size()) / s.total_ms
+                         : 0;
   if (o.json) {
     std::cout << "{\"requests\":" << all.size() << ",\"ok\":" << s.ok
               << ",\"failed\":" << s.failed << ",\"total_ms\":" << s.total_ms
@@ -134,8 +134,8 @@ void print_call(const apps::options& o, const actors::outcomes& all,
     for (std::size_t i = 0; i < all.size(); ++i) {
       const auto& r = all[i];
       std::cout << (i ? "," : "") << "{\"index\":" << i
-                << ",\"ok\":" << (r.ok ? "true" : "false")
-                << ",\"latency_us\":" << static_cast<double>(r.latency_ns) / 1e3;
+                << ",\"ok\":" << (r.ok ? "true" : "false") << ",\"latency_us\":"
+                << static_cast<double>(r.latency_ns) / 1e3;
       if (r.ok)
         std::cout << ",\"hex\":\"" << apps::to_hex(r.data) << "\",\"text\":\""
                   << json_escape(apps::render_payload(r.data)) << "\"";
@@ -182,14 +182,13 @@ int run_call(caf::actor_system& sys, const config::role_config& cfg,
   const std::uint32_t requests = o.requests.value_or(threads);
   std::string err;
   auto ro = apps::region_options(cfg);
-  if (!actors::wait_for_service(ro, std::chrono::milliseconds(
-                                      cfg.timeouts.attach_ms),
-                                &err)) {
+  if (!actors::wait_for_service(
+          ro, std::chrono::milliseconds(cfg.timeouts.attach_ms), &err)) {
     std::cerr << "amp-node: " << err << "\n";
     return 1;
   }
-  auto bridge = actors::spawn_client_zone(sys, ro, apps::client_settings(cfg),
-                                          &err);
+  auto bridge =
+      actors::spawn_client_zone(sys, ro, apps::client_settings(cfg), &err);
   if (!bridge) {
     std::cerr << "amp-node: " << err << "\n";
     return 1;
@@ -202,29 +201,29 @@ int run_call(caf::actor_system& sys, const config::role_config& cfg,
     loads[i % threads].push_back({o.service_id, payload});
   std::vector<caf::actor> clients;
   for (std::uint32_t t = 0; t < threads; ++t)
-    clients.push_back(actors::spawn_client_actor(sys, bridge,
-                                                 cfg.client.max_in_flight));
+    clients.push_back(
+        actors::spawn_client_actor(sys, bridge, cfg.client.max_in_flight));
   caf::scoped_actor self{sys};
   const auto t0 = clock_type::now();
   std::vector<caf::response_handle<caf::blocking_actor, caf::message, true>>
-    handles;
+      handles;
   for (std::uint32_t t = 0; t < threads; ++t)
     handles.push_back(self->request(clients[t], caf::infinite,
                                     actors::run_atom::value, loads[t]));
   actors::outcomes all(requests);
   for (std::uint32_t t = 0; t < threads; ++t)
     handles[t].receive(
-      [&](actors::outcomes& got) {
-        for (auto& r : got)
-          all[r.index * threads + t] = std::move(r);
-      },
-      [&](caf::error& e) {
-        for (std::size_t k = 0; k < loads[t].size(); ++k)
-          all[k * threads + t].error = e;
-      });
+        [&](actors::outcomes& got) {
+          for (auto& r : got)
+            all[r.index * threads + t] = std::move(r);
+        },
+        [&](caf::error& e) {
+          for (std::size_t k = 0; k < loads[t].size(); ++k)
+            all[k * threads + t].error = e;
+        });
   call_summary s;
-  s.total_ms = std::chrono::duration<double, std::milli>(clock_type::now() - t0)
-                 .count();
+  s.total_ms =
+      std::chrono::duration<double, std::milli>(clock_type::now() - t0).count();
   std::vector<std::int64_t> lat;
   for (auto& r : all) {
     (r.ok ? s.ok : s.failed)++;
@@ -244,14 +243,13 @@ int run_call(caf::actor_system& sys, const config::role_config& cfg,
 int run_client_lines(caf::actor_system& sys, const config::role_config& cfg) {
   std::string err;
   auto ro = apps::region_options(cfg);
-  if (!actors::wait_for_service(ro, std::chrono::milliseconds(
-                                      cfg.timeouts.attach_ms),
-                                &err)) {
+  if (!actors::wait_for_service(
+          ro, std::chrono::milliseconds(cfg.timeouts.attach_ms), &err)) {
     std::cerr << "amp-node: " << err << "\n";
     return 1;
   }
-  auto bridge = actors::spawn_client_zone(sys, ro, apps::client_settings(cfg),
-                                          &err);
+  auto bridge =
+      actors::spawn_client_zone(sys, ro, apps::client_settings(cfg), &err);
   if (!bridge) {
     std::cerr << "amp-node: " << err << "\n";
     return 1;
@@ -270,9 +268,13 @@ int run_client_lines(caf::actor_system& sys, const config::role_config& cfg) {
       continue;
     char chunk[4096];
     const ssize_t n = ::read(0, chunk, sizeof chunk);
-    if (n <= 0)
+    const bool eof = n <= 0;
+    if (eof && buf.empty())
       break;
-    buf.append(chunk, static_cast<std::size_t>(n));
+    if (eof)
+      buf += '\n'; // a last line without a newline is a line too
+    else
+      buf.append(chunk, static_cast<std::size_t>(n));
     for (auto nl = buf.find('\n'); nl != std::string::npos;
          nl = buf.find('\n')) {
       line = buf.substr(0, nl);
@@ -289,12 +291,14 @@ int run_client_lines(caf::actor_system& sys, const config::role_config& cfg) {
           std::cout << apps::render_payload(*r) << std::endl;
         else
           std::cout << "error: " << actors::describe(r.error()) << std::endl,
-            ++failures;
+              ++failures;
       } catch (const apps::cli_error& e) {
         std::cout << "error: " << e.what() << std::endl;
         ++failures;
       }
     }
+    if (eof)
+      break;
   }
   caf::anon_send_exit(bridge, caf::exit_reason::user_shutdown);
   return failures == 0 ? 0 : 1;

@@ -10,7 +10,8 @@ namespace hyperamp::apps {
 
 namespace {
 
-const char* k_overview = R"(amp-node: a HyperAMP zone (client or service) on a shared-memory region.
+const char* k_overview =
+    R"(amp-node: a HyperAMP zone (client or service) on a shared-memory region.
 
 Usage:
   amp-node <role.toml>                run the zone the file describes until
@@ -37,10 +38,11 @@ const char* k_serve = R"(amp-node serve <role.toml> [--workers N]
 Runs a service zone: attaches to (or creates) the region of the role file,
 claims the service slot (taking over from a dead predecessor), and serves
 requests until SIGINT or SIGTERM. --workers N overrides service.workers: the
-number of worker actors per service (1..1024).
+number of worker actors per service (1..256).
 )";
 
-const char* k_call = R"(amp-node call <role.toml> <data|@file|hex:HEX> <service_id>
+const char* k_call =
+    R"(amp-node call <role.toml> <data|@file|hex:HEX> <service_id>
               [--threads N] [--requests M] [--json] [--quiet]
 
 Sends M requests (default N) through N client actors (default 1), each
@@ -69,8 +71,8 @@ std::string basename_of(const std::string& p) {
 }
 
 bool is_alias(const std::string& s) {
-  return s == "hyper_amp_test" || s == "hyper_amp_test_mt"
-         || s == "hyper_amp_service_test" || s == "hyper_amp_service_test_mt";
+  return s == "hyper_amp_test" || s == "hyper_amp_test_mt" ||
+         s == "hyper_amp_service_test" || s == "hyper_amp_service_test_mt";
 }
 
 bool wants_help(const std::vector<std::string>& a) {
@@ -80,12 +82,11 @@ bool wants_help(const std::vector<std::string>& a) {
   return false;
 }
 
-void need(const std::vector<std::string>& pos, std::size_t min,
-          std::size_t max, const std::string& cmd) {
+void need(const std::vector<std::string>& pos, std::size_t min, std::size_t max,
+          const std::string& cmd) {
   if (pos.size() < min)
-    throw cli_error(cmd + ": missing arguments (see amp-node help "
-                    + (cmd == "serve" || cmd == "call" ? cmd : "aliases")
-                    + ")");
+    throw cli_error(cmd + ": missing arguments (see amp-node help " +
+                    (cmd == "serve" || cmd == "call" ? cmd : "aliases") + ")");
   if (pos.size() > max)
     throw cli_error(cmd + ": unexpected argument '" + pos[max] + "'");
 }
@@ -123,7 +124,7 @@ std::vector<std::string> take_flags(const std::vector<std::string>& in,
     else if (name == "--requests" && cmd == "call")
       o.requests = parse_count(val(), "--requests", 1, 100000000);
     else if (name == "--workers" && cmd == "serve")
-      o.workers = parse_count(val(), "--workers", 1, 1024);
+      o.workers = parse_count(val(), "--workers", 1, 256);
     else
       throw cli_error(cmd + ": unknown option '" + a + "'");
   }
@@ -145,8 +146,8 @@ std::vector<std::uint8_t> decode_hex(const std::string& h) {
   for (std::size_t i = 0; i < h.size(); i += 2) {
     int hi = hex_digit(h[i]), lo = hex_digit(h[i + 1]);
     if (hi < 0 || lo < 0)
-      throw cli_error("hex payload has a non-hex character near '"
-                      + h.substr(i, 2) + "'");
+      throw cli_error("hex payload has a non-hex character near '" +
+                      h.substr(i, 2) + "'");
     out.push_back(static_cast<std::uint8_t>(hi * 16 + lo));
   }
   return out;
@@ -155,10 +156,9 @@ std::vector<std::uint8_t> decode_hex(const std::string& h) {
 options parse_command(const std::string& cmd,
                       const std::vector<std::string>& rest) {
   options o;
-  auto pos = take_flags(rest, o, cmd == "hyper_amp_test"
-                                     || cmd == "hyper_amp_test_mt"
-                                   ? "call"
-                                   : cmd);
+  auto pos = take_flags(
+      rest, o,
+      cmd == "hyper_amp_test" || cmd == "hyper_amp_test_mt" ? "call" : cmd);
   if (cmd == "serve" || cmd == "hyper_amp_service_test") {
     need(pos, 1, 1, cmd);
     o.cmd = command::serve;
@@ -166,7 +166,7 @@ options parse_command(const std::string& cmd,
     need(pos, 1, 2, cmd);
     o.cmd = command::serve;
     if (pos.size() == 2)
-      o.workers = parse_count(pos[1], "threads", 1, 1024);
+      o.workers = parse_count(pos[1], "threads", 1, 256);
   } else if (cmd == "call" || cmd == "hyper_amp_test") {
     need(pos, 3, 3, cmd);
     o.cmd = command::call;
@@ -193,15 +193,15 @@ std::uint32_t parse_count(const std::string& text, const std::string& what,
                           std::uint32_t min, std::uint32_t max) {
   errno = 0;
   char* end = nullptr;
-  const bool digits = !text.empty()
-                      && std::isdigit(static_cast<unsigned char>(text[0]));
-  const unsigned long long v = digits ? std::strtoull(text.c_str(), &end, 10)
-                                      : 0;
+  const bool digits =
+      !text.empty() && std::isdigit(static_cast<unsigned char>(text[0]));
+  const unsigned long long v =
+      digits ? std::strtoull(text.c_str(), &end, 10) : 0;
   if (!digits || *end != '\0' || errno == ERANGE)
     throw cli_error(what + ": '" + text + "' is not a number");
   if (v < min || v > max)
-    throw cli_error(what + ": " + text + " is out of range ("
-                    + std::to_string(min) + ".." + std::to_string(max) + ")");
+    throw cli_error(what + ": " + text + " is out of range (" +
+                    std::to_string(min) + ".." + std::to_string(max) + ")");
   return static_cast<std::uint32_t>(v);
 }
 
@@ -223,9 +223,9 @@ options parse(const std::vector<std::string>& args) {
   std::vector<std::string> tail(rest.begin() + 1, rest.end());
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
     o.help_topic = tail.empty() ? "" : tail[0];
-    if (!o.help_topic.empty() && o.help_topic != "serve"
-        && o.help_topic != "call" && o.help_topic != "aliases"
-        && !is_alias(o.help_topic))
+    if (!o.help_topic.empty() && o.help_topic != "serve" &&
+        o.help_topic != "call" && o.help_topic != "aliases" &&
+        !is_alias(o.help_topic))
       throw cli_error("help: unknown topic '" + o.help_topic + "'");
     return o;
   }
@@ -239,11 +239,12 @@ options parse(const std::vector<std::string>& args) {
   if (cmd.size() > 1 && cmd[0] == '-')
     throw cli_error("unknown option '" + cmd + "' (try amp-node --help)");
   if (!tail.empty())
-    throw cli_error("unknown subcommand '" + cmd
-                    + "' (expected serve, call, help or a role file)");
-  if (cmd.find(".toml") == std::string::npos && cmd.find('/') == std::string::npos)
-    throw cli_error("unknown subcommand '" + cmd
-                    + "' (expected serve, call, help or a role file)");
+    throw cli_error("unknown subcommand '" + cmd +
+                    "' (expected serve, call, help or a role file)");
+  if (cmd.find(".toml") == std::string::npos &&
+      cmd.find('/') == std::string::npos)
+    throw cli_error("unknown subcommand '" + cmd +
+                    "' (expected serve, call, help or a role file)");
   o.cmd = command::run;
   o.role_file = cmd;
   return o;

@@ -19,8 +19,8 @@ enum class command { run, serve, call, help };
 struct options {
   command cmd = command::help;
   std::string role_file;
-  std::string help_topic;  ///< for command::help: "", "serve", "call", ...
-  std::string data;        ///< call: data|@file|hex:HEX as given
+  std::string help_topic; ///< for command::help: "", "serve", "call", ...
+  std::string data;       ///< call: data|@file|hex:HEX as given
   std::uint32_t service_id = 0;
   std::optional<std::uint32_t> threads;  ///< call: client actors
   std::optional<std::uint32_t> requests; ///< call: total requests

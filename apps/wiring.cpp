@@ -9,18 +9,18 @@ shm::region_options region_options(const config::role_config& cfg) {
   shm::region_options o;
   const auto& r = cfg.region;
   o.backend = r.backend == config::region_backend::physical
-                ? shm::region_backend::physical
-                : shm::region_backend::file;
+                  ? shm::region_backend::physical
+                  : shm::region_backend::file;
   o.path = r.path;
   o.phys_addr = r.phys_addr;
   o.size = r.size;
   o.entries = r.entries;
   o.max_clients = r.max_clients;
   o.payload_size = r.payload_size;
-  o.create = r.create == config::region_create::always ? shm::create_mode::create
-             : r.create == config::region_create::never
-               ? shm::create_mode::attach
-               : shm::create_mode::auto_;
+  o.create =
+      r.create == config::region_create::always  ? shm::create_mode::create
+      : r.create == config::region_create::never ? shm::create_mode::attach
+                                                 : shm::create_mode::auto_;
   o.attach_timeout = std::chrono::milliseconds(cfg.timeouts.attach_ms);
   return o;
 }
@@ -29,10 +29,10 @@ actors::bell_settings bell_settings(const config::role_config& cfg) {
   actors::bell_settings b;
   const auto& d = cfg.doorbell;
   b.kind = d.backend == config::doorbell_backend::hvisor
-             ? actors::bell_kind::hvisor
+               ? actors::bell_kind::hvisor
            : d.backend == config::doorbell_backend::polling
-             ? actors::bell_kind::polling
-             : actors::bell_kind::futex;
+               ? actors::bell_kind::polling
+               : actors::bell_kind::futex;
   b.spin = std::chrono::microseconds(d.spin_us);
   b.hvisor.hvisor_device = d.hvisor_device;
   b.hvisor.hshm_device = d.hshm_device;
@@ -71,30 +71,29 @@ caf_config(const config::role_config& cfg) {
   auto c = std::make_unique<caf::actor_system_config>();
   c->set("scheduler.max-threads", std::size_t{cfg.scheduler.max_threads});
   c->set("scheduler.policy", cfg.scheduler.policy == "sharing"
-                                ? caf::atom("sharing")
-                                : caf::atom("stealing"));
+                                 ? caf::atom("sharing")
+                                 : caf::atom("stealing"));
   c->set("work-stealing.moderate-poll-attempts",
          std::size_t{cfg.scheduler.moderate_poll_attempts});
   // CAF 0.17.6's add_error_category<T> does not compile: give the renderer.
-  c->add_error_category(caf::atom("hyperamp"),
-                        [](std::uint8_t x, caf::atom_value, const caf::message&) {
-                          return "hyperamp: "
-                                 + actors::to_string(
-                                   static_cast<actors::amp_errc>(x));
-                        });
+  c->add_error_category(caf::atom("hyperamp"), [](std::uint8_t x,
+                                                  caf::atom_value,
+                                                  const caf::message&) {
+    return "hyperamp: " + actors::to_string(static_cast<actors::amp_errc>(x));
+  });
   return c;
 }
 
 void check_role(const config::role_config& cfg, const options& o) {
   const bool service = cfg.role == config::role_kind::service;
   if (o.cmd == command::serve && !service)
-    throw config::config_error(cfg.source
-                               + ": role is \"client\"; serve needs a role "
-                                 "file with role = \"service\"");
+    throw config::config_error(cfg.source +
+                               ": role is \"client\"; serve needs a role "
+                               "file with role = \"service\"");
   if (o.cmd == command::call && service)
-    throw config::config_error(cfg.source
-                               + ": role is \"service\"; call needs a role "
-                                 "file with role = \"client\"");
+    throw config::config_error(cfg.source +
+                               ": role is \"service\"; call needs a role "
+                               "file with role = \"client\"");
 }
 
 std::string service_list() {

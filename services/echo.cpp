@@ -11,9 +11,7 @@ public:
 
   using basic_service::basic_service;
 
-  static job_result process(job& j) {
-    return {shm::wire_status::ok, j.length};
-  }
+  static job_result process(job& j) { return {shm::wire_status::ok, j.length}; }
 };
 
 } // namespace

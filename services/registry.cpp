@@ -25,10 +25,9 @@ const std::vector<service_entry>& registry() {
 
 const service_entry* find(std::uint32_t id) {
   const auto& t = registry();
-  auto i = std::lower_bound(t.begin(), t.end(), id,
-                            [](const auto& e, std::uint32_t x) {
-                              return e.id < x;
-                            });
+  auto i =
+      std::lower_bound(t.begin(), t.end(), id,
+                       [](const auto& e, std::uint32_t x) { return e.id < x; });
   return i != t.end() && i->id == id ? &*i : nullptr;
 }
 

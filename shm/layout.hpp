@@ -47,8 +47,8 @@ static_assert(std::atomic<std::uint32_t>::is_always_lock_free,
               "cross-process atomics must be lock-free (address-free)");
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free,
               "cross-process atomics must be lock-free (address-free)");
-static_assert(sizeof(std::atomic<std::uint32_t>) == 4
-                && sizeof(std::atomic<std::uint64_t>) == 8,
+static_assert(sizeof(std::atomic<std::uint32_t>) == 4 &&
+                  sizeof(std::atomic<std::uint64_t>) == 8,
               "atomics must have the size of the plain word on the wire");
 
 /// Values of region_header::init_state.
@@ -134,10 +134,10 @@ struct slot {
 /// One queue entry: the seed's MsgEntry, one cache line.
 struct entry {
   // -- links and ownership, under queue_lock -------------------------------
-  std::uint32_t next; // 0   k_nil ends a list
-  std::uint32_t prev; // 4   k_nil at a list head
-  std::uint16_t list; // 8   list_id
-  std::uint16_t slot; // 10  owning client slot (1..max_clients)
+  std::uint32_t next;      // 0   k_nil ends a list
+  std::uint32_t prev;      // 4   k_nil at a list head
+  std::uint16_t list;      // 8   list_id
+  std::uint16_t slot;      // 10  owning client slot (1..max_clients)
   std::uint32_t reserved0; // 12
   // -- request, written by the owning client before submit -----------------
   std::uint64_t seq;              // 16 request sequence number, never 0
@@ -154,9 +154,9 @@ struct entry {
 
 // -- layout assertions: a failure here means a wire-format change -----------
 
-static_assert(std::is_standard_layout_v<region_header>
-                && std::is_standard_layout_v<slot>
-                && std::is_standard_layout_v<entry>,
+static_assert(std::is_standard_layout_v<region_header> &&
+                  std::is_standard_layout_v<slot> &&
+                  std::is_standard_layout_v<entry>,
               "wire structs must be standard layout for offsetof");
 static_assert(sizeof(region_header) == 256 && alignof(region_header) == 8,
               "header is four cache lines");
@@ -241,11 +241,11 @@ constexpr geometry make_geometry(std::uint32_t entries, std::uint32_t clients,
   g.entry_count = entries;
   g.max_clients = clients;
   g.slots_offset = sizeof(region_header);
-  g.entries_offset = align_up(g.slots_offset + sizeof(slot) * (clients + 1ull),
-                              k_cache_line);
+  g.entries_offset =
+      align_up(g.slots_offset + sizeof(slot) * (clients + 1ull), k_cache_line);
   g.payload_offset = align_up(g.entries_offset + sizeof(entry) * entries, 4096);
-  g.partition_size = clients == 0 ? 0 : payload / clients / k_payload_align
-                                          * k_payload_align;
+  g.partition_size =
+      clients == 0 ? 0 : payload / clients / k_payload_align * k_payload_align;
   g.payload_size = g.partition_size * clients;
   g.region_size = g.payload_offset + g.payload_size;
   return g;

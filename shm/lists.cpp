@@ -13,8 +13,7 @@ constexpr std::uint16_t tag(list_id id) noexcept {
 } // namespace
 
 lists::lists(region& r) noexcept
-  : region_(&r), count_(r.entry_count()), max_clients_(r.max_clients()) {
-}
+    : region_(&r), count_(r.entry_count()), max_clients_(r.max_clients()) {}
 
 entry& lists::at(std::uint32_t idx) noexcept {
   return region_->entry_at(idx);
@@ -42,7 +41,8 @@ list_ref lists::completed(std::uint16_t slot) noexcept {
 
 bool lists::tagged(std::uint32_t idx, list_ref l) noexcept {
   const entry& e = at(idx);
-  return e.list == tag(l.id) && (l.id != list_id::completed || e.slot == l.slot);
+  return e.list == tag(l.id) &&
+         (l.id != list_id::completed || e.slot == l.slot);
 }
 
 status lists::push_back(list_ref l, std::uint32_t idx, list_id from,

@@ -61,8 +61,8 @@ public:
     guard g{*this};
     batch_result r;
     for (; r.count < n; ++r.count) {
-      r.st = lists_.pop_front(lists_.free_list(), out[r.count],
-                              list_id::client, slot);
+      r.st = lists_.pop_front(lists_.free_list(), out[r.count], list_id::client,
+                              slot);
       if (r.st != status::ok)
         return r.st == status::empty ? with(r, status::full) : r;
     }
@@ -125,9 +125,9 @@ public:
       if (s < 1 || s > region_->max_clients())
         return status::corrupt;
       auto st = lists_.unlink(lists_.in_service(), i, list_id::completed);
-      return st != status::ok ? st
-                              : lists_.push_back(lists_.completed(s), i,
-                                                 list_id::completed);
+      return st != status::ok
+                 ? st
+                 : lists_.push_back(lists_.completed(s), i, list_id::completed);
     });
   }
 
@@ -138,8 +138,8 @@ public:
     return move_each(idx, n, [&](std::uint32_t i) {
       auto st = lists_.unlink(lists_.in_service(), i, list_id::free);
       return st != status::ok
-               ? st
-               : lists_.push_back(lists_.free_list(), i, list_id::free);
+                 ? st
+                 : lists_.push_back(lists_.free_list(), i, list_id::free);
     });
   }
 
@@ -165,18 +165,38 @@ public:
       entry& e = region_->entry_at(i);
       if (e.slot != slot || (e.list != client && e.list != sub))
         continue;
-      if (e.list == sub
-          && lists_.unlink(lists_.submitted(), i, list_id::client, slot)
-               != status::ok)
+      if (e.list == sub && lists_.unlink(lists_.submitted(), i, list_id::client,
+                                         slot) != status::ok)
         continue;
-      freed += lists_.push_back(lists_.free_list(), i, list_id::client, slot)
-               == status::ok;
+      freed += lists_.push_back(lists_.free_list(), i, list_id::client, slot) ==
+               status::ok;
     }
     auto done = lists_.completed(slot);
     std::uint32_t i = k_nil;
     while (lists_.pop_front(done, i, list_id::client, slot) == status::ok)
-      freed += lists_.push_back(lists_.free_list(), i, list_id::client, slot)
-               == status::ok;
+      freed += lists_.push_back(lists_.free_list(), i, list_id::client, slot) ==
+               status::ok;
+    return freed;
+  }
+
+  /// Frees the completed list of client slot `slot` if the slot is free:
+  /// completions that came after their client had left (it reaped and
+  /// released its slot while the service still held some of its requests,
+  /// or a restarted service aborted them). Otherwise they would wait for the
+  /// slot's next owner, which may never come. The state is checked under
+  /// the lock: a client claiming the slot meanwhile has no entries on the
+  /// list yet (it needs the lock to submit). Returns the number freed.
+  std::size_t reap_departed(std::uint16_t slot) noexcept {
+    guard g{*this};
+    if (region_->slot_at(slot).state.load(std::memory_order_acquire) !=
+        static_cast<std::uint32_t>(slot_state::free))
+      return 0;
+    std::size_t freed = 0;
+    auto done = lists_.completed(slot);
+    std::uint32_t i = k_nil;
+    while (lists_.pop_front(done, i, list_id::client, slot) == status::ok)
+      freed += lists_.push_back(lists_.free_list(), i, list_id::client, slot) ==
+               status::ok;
     return freed;
   }
 

@@ -38,11 +38,11 @@ bool options_ok(const region_options& o, std::string* why) {
   if (o.entries < 2 || o.entries > k_max_entries) {
     *why = "entries must be in 2..65535, got " + std::to_string(o.entries);
   } else if (o.max_clients < 1 || o.max_clients > k_max_clients) {
-    *why = "max_clients must be in 1..256, got "
-           + std::to_string(o.max_clients);
+    *why =
+        "max_clients must be in 1..256, got " + std::to_string(o.max_clients);
   } else if (o.payload_size / o.max_clients < k_payload_align) {
-    *why = "payload_size " + std::to_string(o.payload_size)
-           + " leaves less than 64 bytes per client slot";
+    *why = "payload_size " + std::to_string(o.payload_size) +
+           " leaves less than 64 bytes per client slot";
   } else if (o.backend == region_backend::physical && o.phys_addr % 4096) {
     *why = "phys_addr must be 4096-aligned";
   } else {
@@ -66,42 +66,42 @@ bool wait_until(clock_type::time_point deadline, Pred pred) {
 
 std::string describe(std::uint32_t entries, std::uint32_t clients,
                      std::uint64_t partition) {
-  return std::to_string(entries) + " entries, " + std::to_string(clients)
-         + " client slots, " + std::to_string(partition)
-         + " payload bytes per slot";
+  return std::to_string(entries) + " entries, " + std::to_string(clients) +
+         " client slots, " + std::to_string(partition) +
+         " payload bytes per slot";
 }
 
 } // namespace
 
 const char* to_string(open_error e) noexcept {
   switch (e) {
-    case open_error::none:
-      return "none";
-    case open_error::missing:
-      return "missing";
-    case open_error::exists:
-      return "exists";
-    case open_error::io:
-      return "io";
-    case open_error::too_small:
-      return "too_small";
-    case open_error::bad_magic:
-      return "bad_magic";
-    case open_error::bad_version:
-      return "bad_version";
-    case open_error::bad_geometry:
-      return "bad_geometry";
-    case open_error::not_ready:
-      return "not_ready";
-    case open_error::bad_options:
-      return "bad_options";
+  case open_error::none:
+    return "none";
+  case open_error::missing:
+    return "missing";
+  case open_error::exists:
+    return "exists";
+  case open_error::io:
+    return "io";
+  case open_error::too_small:
+    return "too_small";
+  case open_error::bad_magic:
+    return "bad_magic";
+  case open_error::bad_version:
+    return "bad_version";
+  case open_error::bad_geometry:
+    return "bad_geometry";
+  case open_error::not_ready:
+    return "not_ready";
+  case open_error::bad_options:
+    return "bad_options";
   }
   return "unknown";
 }
 
 region::region(std::uint8_t* base, std::uint64_t size, bool created,
                std::string p)
-  : base_(base), size_(size), created_(created), path_(std::move(p)) {
+    : base_(base), size_(size), created_(created), path_(std::move(p)) {
   hdr_ = reinterpret_cast<region_header*>(base_);
   geo_ = make_geometry(hdr_->entry_count, hdr_->max_clients,
                        hdr_->partition_size * hdr_->max_clients);
@@ -153,8 +153,8 @@ void region::initialise(std::uint8_t* mem, const geometry& g) {
 open_error region::check(const std::uint8_t* mem, std::uint64_t mapped,
                          std::string* why) {
   if (mapped < sizeof(region_header)) {
-    *why = "is " + std::to_string(mapped) + " bytes, smaller than the "
-           + std::to_string(sizeof(region_header)) + "-byte header";
+    *why = "is " + std::to_string(mapped) + " bytes, smaller than the " +
+           std::to_string(sizeof(region_header)) + "-byte header";
     return open_error::too_small;
   }
   const auto* h = reinterpret_cast<const region_header*>(mem);
@@ -163,31 +163,32 @@ open_error region::check(const std::uint8_t* mem, std::uint64_t mapped,
     return open_error::bad_magic;
   }
   if (h->layout_version != k_layout_version) {
-    *why = "has layout version " + std::to_string(h->layout_version)
-           + ", this build speaks version " + std::to_string(k_layout_version);
+    *why = "has layout version " + std::to_string(h->layout_version) +
+           ", this build speaks version " + std::to_string(k_layout_version);
     return open_error::bad_version;
   }
   const std::uint32_t entries = h->entry_count;
   const std::uint32_t clients = h->max_clients;
   const std::uint64_t part = h->partition_size;
-  if (h->header_size != sizeof(region_header) || h->entry_size != sizeof(entry)
-      || h->slot_size != sizeof(slot) || entries < 2 || entries > k_max_entries
-      || clients < 1 || clients > k_max_clients || part % k_payload_align
-      || part > (std::uint64_t{1} << 32) / clients) {
+  if (h->header_size != sizeof(region_header) ||
+      h->entry_size != sizeof(entry) || h->slot_size != sizeof(slot) ||
+      entries < 2 || entries > k_max_entries || clients < 1 ||
+      clients > k_max_clients || part % k_payload_align ||
+      part > (std::uint64_t{1} << 32) / clients) {
     *why = "has an inconsistent header (struct sizes or counts)";
     return open_error::bad_geometry;
   }
   const geometry g = make_geometry(entries, clients, part * clients);
-  if (h->slots_offset != g.slots_offset
-      || h->entries_offset != g.entries_offset
-      || h->payload_offset != g.payload_offset
-      || h->payload_size != g.payload_size || h->region_size != g.region_size) {
+  if (h->slots_offset != g.slots_offset ||
+      h->entries_offset != g.entries_offset ||
+      h->payload_offset != g.payload_offset ||
+      h->payload_size != g.payload_size || h->region_size != g.region_size) {
     *why = "has offsets that do not match its own counts";
     return open_error::bad_geometry;
   }
   if (g.region_size > mapped) {
-    *why = "needs " + std::to_string(g.region_size) + " bytes but only "
-           + std::to_string(mapped) + " are mapped";
+    *why = "needs " + std::to_string(g.region_size) + " bytes but only " +
+           std::to_string(mapped) + " are mapped";
     return open_error::too_small;
   }
   return open_error::none;
@@ -201,10 +202,10 @@ region::result region::open(const region_options& o) {
   std::uint64_t size = o.size == 0 ? g.region_size : o.size;
   if (size < g.region_size)
     return fail(open_error::too_small,
-                "region " + o.path + ": size " + std::to_string(size)
-                  + " is smaller than the " + std::to_string(g.region_size)
-                  + " bytes the layout needs (" + describe(o.entries,
-                    o.max_clients, g.partition_size) + ")");
+                "region " + o.path + ": size " + std::to_string(size) +
+                    " is smaller than the " + std::to_string(g.region_size) +
+                    " bytes the layout needs (" +
+                    describe(o.entries, o.max_clients, g.partition_size) + ")");
   const auto deadline = clock_type::now() + o.attach_timeout;
   const bool physical = o.backend == region_backend::physical;
   fd_guard fd;
@@ -222,8 +223,8 @@ region::result region::open(const region_options& o) {
       return fail(open_error::io, errno_text("cannot create", o.path));
     } else if (o.create == create_mode::create) {
       return fail(open_error::exists,
-                  "region " + o.path
-                    + " already exists; use create = \"auto\" to attach to "
+                  "region " + o.path +
+                      " already exists; use create = \"auto\" to attach to "
                       "it, or remove the file");
     }
   }
@@ -239,9 +240,9 @@ region::result region::open(const region_options& o) {
       errno = err;
       if (err == ENOENT)
         return fail(open_error::missing,
-                    "region " + o.path + " does not exist (waited "
-                      + std::to_string(o.attach_timeout.count())
-                      + " ms for the other zone to create it)");
+                    "region " + o.path + " does not exist (waited " +
+                        std::to_string(o.attach_timeout.count()) +
+                        " ms for the other zone to create it)");
       return fail(open_error::io, errno_text("cannot open", o.path));
     }
   }
@@ -254,22 +255,22 @@ region::result region::open(const region_options& o) {
   if (S_ISREG(st.st_mode)) {
     if (!physical && !new_file) {
       // The creator may be between O_EXCL and ftruncate: wait for a size.
-      wait_until(deadline, [&] {
-        return ::fstat(fd.fd, &st) == 0 && st.st_size > 0;
-      });
+      wait_until(deadline,
+                 [&] { return ::fstat(fd.fd, &st) == 0 && st.st_size > 0; });
       map_size = static_cast<std::uint64_t>(st.st_size);
     }
     const auto avail = static_cast<std::uint64_t>(st.st_size);
     const std::uint64_t start = physical ? o.phys_addr : 0;
-    if (avail < start + sizeof(region_header) || (physical && avail < start + size))
+    if (avail < start + sizeof(region_header) ||
+        (physical && avail < start + size))
       return fail(open_error::too_small,
-                  "region " + o.path + " is " + std::to_string(avail)
-                    + " bytes, too small for a hyperamp region of "
-                    + std::to_string(size) + " bytes at offset "
-                    + std::to_string(start));
+                  "region " + o.path + " is " + std::to_string(avail) +
+                      " bytes, too small for a hyperamp region of " +
+                      std::to_string(size) + " bytes at offset " +
+                      std::to_string(start));
   }
-  void* p = ::mmap(nullptr, map_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-                   fd.fd, static_cast<off_t>(physical ? o.phys_addr : 0));
+  void* p = ::mmap(nullptr, map_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.fd,
+                   static_cast<off_t>(physical ? o.phys_addr : 0));
   if (p == MAP_FAILED)
     return fail(open_error::io, errno_text("cannot map", o.path));
   auto* mem = static_cast<std::uint8_t*>(p);
@@ -281,8 +282,8 @@ region::result region::open(const region_options& o) {
     // winner's later writes are not reordered before the claim.
     auto expected = static_cast<std::uint32_t>(init_state::raw);
     if (h->init_state.compare_exchange_strong(
-          expected, static_cast<std::uint32_t>(init_state::initializing),
-          std::memory_order_acq_rel)) {
+            expected, static_cast<std::uint32_t>(init_state::initializing),
+            std::memory_order_acq_rel)) {
       initialise(mem, g);
       // Publishes the whole layout: pairs with the attacher's acquire load.
       h->init_state.store(static_cast<std::uint32_t>(init_state::ready),
@@ -299,25 +300,25 @@ region::result region::open(const region_options& o) {
     unmap();
     std::string s = state == 0 ? "RAW: nobody is creating it"
                     : state == 1
-                      ? "INITIALIZING: the creator may have died; remove it"
-                      : "unknown state " + std::to_string(state);
+                        ? "INITIALIZING: the creator may have died; remove it"
+                        : "unknown state " + std::to_string(state);
     return fail(open_error::not_ready,
-                "region " + o.path + " not ready after "
-                  + std::to_string(o.attach_timeout.count()) + " ms (" + s
-                  + ")");
+                "region " + o.path + " not ready after " +
+                    std::to_string(o.attach_timeout.count()) + " ms (" + s +
+                    ")");
   }
   if (auto e = check(mem, map_size, &why); e != open_error::none) {
     unmap();
     return fail(e, "region " + o.path + " " + why);
   }
-  if (h->entry_count != o.entries || h->max_clients != o.max_clients
-      || h->partition_size != g.partition_size) {
-    std::string msg = "region " + o.path + " has "
-                      + describe(h->entry_count, h->max_clients,
-                                 h->partition_size)
-                      + "; this zone is configured for "
-                      + describe(o.entries, o.max_clients, g.partition_size)
-                      + " (make both role files agree, or remove the region)";
+  if (h->entry_count != o.entries || h->max_clients != o.max_clients ||
+      h->partition_size != g.partition_size) {
+    std::string msg =
+        "region " + o.path + " has " +
+        describe(h->entry_count, h->max_clients, h->partition_size) +
+        "; this zone is configured for " +
+        describe(o.entries, o.max_clients, g.partition_size) +
+        " (make both role files agree, or remove the region)";
     unmap();
     return fail(open_error::bad_geometry, std::move(msg));
   }

@@ -35,15 +35,15 @@ struct region_options {
 /// Why open() failed; each has its own message.
 enum class open_error {
   none,
-  missing,        ///< the file does not exist (attach mode, after waiting)
-  exists,         ///< create mode found an existing file
-  io,             ///< open/ftruncate/mmap failed (errno in the message)
-  too_small,      ///< the file or range is smaller than the layout needs
-  bad_magic,      ///< not a hyperamp region
-  bad_version,    ///< another layout version
-  bad_geometry,   ///< sizes/offsets inconsistent or not what we asked for
-  not_ready,      ///< the creator did not publish READY in time
-  bad_options,    ///< the options themselves are impossible
+  missing,      ///< the file does not exist (attach mode, after waiting)
+  exists,       ///< create mode found an existing file
+  io,           ///< open/ftruncate/mmap failed (errno in the message)
+  too_small,    ///< the file or range is smaller than the layout needs
+  bad_magic,    ///< not a hyperamp region
+  bad_version,  ///< another layout version
+  bad_geometry, ///< sizes/offsets inconsistent or not what we asked for
+  not_ready,    ///< the creator did not publish READY in time
+  bad_options,  ///< the options themselves are impossible
 };
 
 const char* to_string(open_error e) noexcept;

@@ -19,24 +19,24 @@ enum class status : std::uint8_t {
 
 constexpr const char* to_string(status s) noexcept {
   switch (s) {
-    case status::ok:
-      return "ok";
-    case status::empty:
-      return "empty";
-    case status::full:
-      return "full";
-    case status::corrupt:
-      return "corrupt";
-    case status::timeout:
-      return "timeout";
-    case status::recovered:
-      return "recovered";
-    case status::busy:
-      return "busy";
-    case status::no_slot:
-      return "no_slot";
-    case status::peer_alive:
-      return "peer_alive";
+  case status::ok:
+    return "ok";
+  case status::empty:
+    return "empty";
+  case status::full:
+    return "full";
+  case status::corrupt:
+    return "corrupt";
+  case status::timeout:
+    return "timeout";
+  case status::recovered:
+    return "recovered";
+  case status::busy:
+    return "busy";
+  case status::no_slot:
+    return "no_slot";
+  case status::peer_alive:
+    return "peer_alive";
   }
   return "unknown";
 }

@@ -6,14 +6,13 @@
 
 namespace hyperamp::shm {
 
-zone_lock::zone_lock(region& r, std::uint32_t slot_index,
-                     std::uint32_t zone_id, lock_options opts) noexcept
-  : region_(&r),
-    lock_(&r.header().queue_lock),
-    my_heartbeat_(&r.slot_at(slot_index).heartbeat),
-    word_(make_lock_word(zone_id, slot_index)),
-    opts_(opts) {
-}
+zone_lock::zone_lock(region& r, std::uint32_t slot_index, std::uint32_t zone_id,
+                     lock_options opts) noexcept
+    : region_(&r),
+      lock_(&r.header().queue_lock),
+      my_heartbeat_(&r.slot_at(slot_index).heartbeat),
+      word_(make_lock_word(zone_id, slot_index)),
+      opts_(opts) {}
 
 bool zone_lock::try_lock() noexcept {
   std::uint32_t expected = 0;
@@ -62,8 +61,8 @@ void zone_lock::unlock() noexcept {
   lock_->store(0, std::memory_order_release);
 }
 
-bool zone_lock::holder_dead(std::uint32_t seen,
-                            std::chrono::steady_clock::time_point now) noexcept {
+bool zone_lock::holder_dead(
+    std::uint32_t seen, std::chrono::steady_clock::time_point now) noexcept {
   // The holder's slot index is untrusted: an invalid one has no heartbeat
   // and so can only ever look dead, which is what a garbage word deserves.
   const std::uint32_t holder = (seen & 0xFFFFu) - 1;

@@ -1,0 +1,440 @@
+// apps/cli.hpp: parse() for every subcommand and alias (as subcommand and
+// as program name), help, usage errors (cli_error: amp-node exits 2),
+// decode_payload, render_payload, to_hex, parse_count.
+#include <cstdio>
+#include <cstdlib>
+#include <doctest/doctest.h>
+#include <fstream>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+#include "apps/cli.hpp"
+
+using namespace hyperamp::apps;
+
+namespace {
+
+using args = std::vector<std::string>;
+using bytes = std::vector<std::uint8_t>;
+
+options p(args a) {
+  a.insert(a.begin(), "amp-node");
+  return parse(a);
+}
+
+/// The message of the cli_error that parse throws for `a` ("" if none).
+std::string error_of(args a, bool prepend_program = true) {
+  if (prepend_program)
+    a.insert(a.begin(), "amp-node");
+  try {
+    parse(a);
+  } catch (const cli_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+bool contains(const std::string& s, const std::string& needle) {
+  return s.find(needle) != std::string::npos;
+}
+
+bytes b(const std::string& s) {
+  return {s.begin(), s.end()};
+}
+
+/// A temporary file holding `text`, removed by the destructor.
+struct temp_file {
+  explicit temp_file(const std::string& text) {
+    char tmpl[] = "/tmp/hyperamp-cli-test-XXXXXX";
+    const int fd = ::mkstemp(tmpl);
+    REQUIRE(fd >= 0);
+    ::close(fd);
+    path = tmpl;
+    std::ofstream f{path, std::ios::binary | std::ios::trunc};
+    f << text;
+  }
+  ~temp_file() { std::remove(path.c_str()); }
+  std::string path;
+};
+
+} // namespace
+
+// -- subcommands --------------------------------------------------------------
+
+TEST_CASE("parse: serve") {
+  auto o = p({"serve", "s.toml"});
+  CHECK(o.cmd == command::serve);
+  CHECK(o.role_file == "s.toml");
+  CHECK_FALSE(o.workers.has_value());
+  CHECK(p({"serve", "s.toml", "--workers", "8"}).workers == 8u);
+  CHECK(p({"serve", "--workers=8", "s.toml"}).workers == 8u);
+  CHECK(p({"serve", "s.toml", "--workers", "256"}).workers == 256u);
+}
+
+TEST_CASE("parse: call") {
+  auto o = p({"call", "c.toml", "hello", "1"});
+  CHECK(o.cmd == command::call);
+  CHECK(o.role_file == "c.toml");
+  CHECK(o.data == "hello");
+  CHECK(o.service_id == 1u);
+  CHECK_FALSE(o.threads.has_value());
+  CHECK_FALSE(o.requests.has_value());
+  CHECK_FALSE(o.json);
+  CHECK_FALSE(o.quiet);
+
+  o = p({"call", "c.toml", "hex:00ff", "66", "--threads", "4", "--requests",
+         "100", "--json", "--quiet"});
+  CHECK(o.data == "hex:00ff");
+  CHECK(o.service_id == 66u);
+  CHECK(o.threads == 4u);
+  CHECK(o.requests == 100u);
+  CHECK(o.json);
+  CHECK(o.quiet);
+
+  // Flags anywhere, --name=value too.
+  o = p({"call", "--json", "c.toml", "--threads=3", "@data.bin", "2"});
+  CHECK(o.json);
+  CHECK(o.threads == 3u);
+  CHECK(o.data == "@data.bin");
+  CHECK(o.service_id == 2u);
+  CHECK(p({"call", "c.toml", "x", "4294967295"}).service_id == 4294967295u);
+  CHECK(p({"call", "c.toml", "x", "0"}).service_id == 0u);
+  // Data that looks like a short option is data.
+  CHECK(p({"call", "c.toml", "-x", "66"}).data == "-x");
+}
+
+TEST_CASE("parse: a role file alone runs the zone it describes") {
+  auto o = p({"config/client.toml"});
+  CHECK(o.cmd == command::run);
+  CHECK(o.role_file == "config/client.toml");
+  CHECK(p({"client.toml"}).cmd == command::run);
+  CHECK(p({"./role"}).role_file == "./role");
+}
+
+TEST_CASE("parse: hvisor-tool aliases as subcommands") {
+  auto o = p({"hyper_amp_test", "c.toml", "hello", "1"});
+  CHECK(o.cmd == command::call);
+  CHECK(o.role_file == "c.toml");
+  CHECK(o.data == "hello");
+  CHECK(o.service_id == 1u);
+  CHECK(o.threads == 1u);
+  CHECK(o.requests == 1u);
+  CHECK(p({"hyper_amp_test", "c.toml", "hello", "1", "--json"}).json);
+
+  o = p({"hyper_amp_test_mt", "c.toml", "hello", "1", "4"});
+  CHECK(o.cmd == command::call);
+  CHECK(o.threads == 4u);
+  CHECK(o.requests == 4u);
+  o = p({"hyper_amp_test_mt", "c.toml", "stress_test", "1", "100"});
+  CHECK(o.threads == 100u);
+  CHECK(o.requests == 100u);
+  o = p({"hyper_amp_test_mt", "c.toml", "hello", "2", "4", "1000"});
+  CHECK(o.service_id == 2u);
+  CHECK(o.threads == 4u);
+  CHECK(o.requests == 1000u);
+
+  o = p({"hyper_amp_service_test", "s.toml"});
+  CHECK(o.cmd == command::serve);
+  CHECK(o.role_file == "s.toml");
+  CHECK_FALSE(o.workers.has_value());
+  o = p({"hyper_amp_service_test_mt", "s.toml"});
+  CHECK(o.cmd == command::serve);
+  CHECK_FALSE(o.workers.has_value());
+  o = p({"hyper_amp_service_test_mt", "s.toml", "4"});
+  CHECK(o.cmd == command::serve);
+  CHECK(o.workers == 4u);
+}
+
+TEST_CASE("parse: hvisor-tool aliases as program names") {
+  auto o = parse({"/usr/local/bin/hyper_amp_test", "c.toml", "hello", "1"});
+  CHECK(o.cmd == command::call);
+  CHECK(o.threads == 1u);
+  CHECK(o.requests == 1u);
+  CHECK(o.data == "hello");
+  o = parse({"hyper_amp_test_mt", "c.toml", "hello", "1", "4", "8"});
+  CHECK(o.threads == 4u);
+  CHECK(o.requests == 8u);
+  o = parse({"./hyper_amp_service_test", "s.toml"});
+  CHECK(o.cmd == command::serve);
+  o = parse({"bin/hyper_amp_service_test_mt", "s.toml", "2"});
+  CHECK(o.cmd == command::serve);
+  CHECK(o.workers == 2u);
+  // amp-node under any other name is amp-node.
+  CHECK(parse({"/opt/amp-node", "serve", "s.toml"}).cmd == command::serve);
+  CHECK(parse({"something", "serve", "s.toml"}).cmd == command::serve);
+}
+
+// -- help ---------------------------------------------------------------------
+
+TEST_CASE("parse: help per command") {
+  struct help_case {
+    args a;
+    std::string topic;
+  };
+  const help_case cases[] = {
+      {{"--help"}, ""},
+      {{"-h"}, ""},
+      {{"help"}, ""},
+      {{"help", "serve"}, "serve"},
+      {{"help", "call"}, "call"},
+      {{"help", "aliases"}, "aliases"},
+      {{"help", "hyper_amp_test_mt"}, "hyper_amp_test_mt"},
+      {{"serve", "--help"}, "serve"},
+      {{"serve", "s.toml", "-h"}, "serve"},
+      {{"call", "--help"}, "call"},
+      {{"call", "c.toml", "x", "1", "--help"}, "call"},
+      {{"hyper_amp_test", "--help"}, "aliases"},
+      {{"hyper_amp_test_mt", "-h"}, "aliases"},
+      {{"hyper_amp_service_test", "--help"}, "aliases"},
+      {{"hyper_amp_service_test_mt", "--help"}, "aliases"},
+  };
+  for (const auto& c : cases) {
+    INFO("args " << c.a.size() << ": " << c.a[0]);
+    auto o = p(c.a);
+    CHECK(o.cmd == command::help);
+    CHECK(o.help_topic == c.topic);
+  }
+  // An alias as program name with --help.
+  auto o = parse({"hyper_amp_test_mt", "--help"});
+  CHECK(o.cmd == command::help);
+  CHECK(o.help_topic == "aliases");
+  o = parse({"hyper_amp_service_test", "s.toml", "-h"});
+  CHECK(o.help_topic == "aliases");
+}
+
+TEST_CASE("help texts") {
+  CHECK(contains(help(""), "Usage:"));
+  CHECK(contains(help(""), "amp-node serve <role.toml> [--workers N]"));
+  CHECK(contains(help(""), "Exit codes: 0 ok, 1 a request or the zone "
+                           "failed,\n2 bad arguments or configuration."));
+  CHECK(help("serve").rfind("amp-node serve <role.toml>", 0) == 0);
+  CHECK(help("call").rfind("amp-node call <role.toml>", 0) == 0);
+  CHECK(contains(help("call"), "-> 164e2c2f12"));
+  CHECK(contains(help("aliases"), "hyper_amp_service_test_mt <cfg> [threads]"));
+  CHECK(help("hyper_amp_test") == help("aliases"));
+  CHECK(help("hyper_amp_service_test_mt") == help("aliases"));
+}
+
+// -- usage errors (exit code 2) -----------------------------------------------
+
+TEST_CASE("parse errors: threads and workers counts") {
+  // Not a number.
+  CHECK(error_of({"call", "c.toml", "x", "1", "--threads", "abc"}) ==
+        "--threads: 'abc' is not a number");
+  CHECK(error_of({"call", "c.toml", "x", "1", "--threads", "4x"}) ==
+        "--threads: '4x' is not a number");
+  CHECK(error_of({"call", "c.toml", "x", "1", "--threads", ""}) ==
+        "--threads: '' is not a number");
+  CHECK(error_of({"call", "c.toml", "x", "1", "--threads="}) ==
+        "--threads: '' is not a number");
+  CHECK(error_of({"call", "c.toml", "x", "1", "--threads", "+4"}) ==
+        "--threads: '+4' is not a number");
+  CHECK(error_of({"call", "c.toml", "x", "1", "--threads", " 4"}) ==
+        "--threads: ' 4' is not a number");
+  CHECK(error_of({"call", "c.toml", "x", "1", "--threads", "2.5"}) ==
+        "--threads: '2.5' is not a number");
+  CHECK(error_of({"hyper_amp_test_mt", "c.toml", "x", "1", "four"}) ==
+        "threads: 'four' is not a number");
+  CHECK(error_of({"hyper_amp_service_test_mt", "s.toml", "x"}) ==
+        "threads: 'x' is not a number");
+  // Zero and negative.
+  CHECK(error_of({"call", "c.toml", "x", "1", "--threads", "0"}) ==
+        "--threads: 0 is out of range (1..4096)");
+  CHECK(error_of({"call", "c.toml", "x", "1", "--threads", "-1"}) ==
+        "--threads: '-1' is not a number");
+  CHECK(error_of({"call", "c.toml", "x", "1", "--threads=-4"}) ==
+        "--threads: '-4' is not a number");
+  CHECK(error_of({"hyper_amp_test_mt", "c.toml", "x", "1", "0"}) ==
+        "threads: 0 is out of range (1..4096)");
+  CHECK(error_of({"hyper_amp_test_mt", "c.toml", "x", "1", "-2"}) ==
+        "threads: '-2' is not a number");
+  CHECK(error_of({"hyper_amp_test_mt", "c.toml", "x", "1", "4", "0"}) ==
+        "total: 0 is out of range (1..100000000)");
+  CHECK(error_of({"hyper_amp_service_test_mt", "s.toml", "0"}) ==
+        "threads: 0 is out of range (1..256)");
+  CHECK(error_of({"hyper_amp_service_test_mt", "s.toml", "-1"}) ==
+        "threads: '-1' is not a number");
+  CHECK(error_of({"serve", "s.toml", "--workers", "0"}) ==
+        "--workers: 0 is out of range (1..256)");
+  CHECK(error_of({"serve", "s.toml", "--workers", "257"}) ==
+        "--workers: 257 is out of range (1..256)");
+  CHECK(error_of({"call", "c.toml", "x", "1", "--threads", "4097"}) ==
+        "--threads: 4097 is out of range (1..4096)");
+  CHECK(error_of({"call", "c.toml", "x", "1", "--requests", "0"}) ==
+        "--requests: 0 is out of range (1..100000000)");
+  // Overflow is not a number, not a wrapped value.
+  CHECK(error_of({"call", "c.toml", "x", "1", "--threads",
+                  "18446744073709551616"}) ==
+        "--threads: '18446744073709551616' is not a number");
+  CHECK(error_of({"call", "c.toml", "x", "4294967296"}) ==
+        "service_id: 4294967296 is out of range (0..4294967295)");
+  CHECK(error_of({"call", "c.toml", "x", "one"}) ==
+        "service_id: 'one' is not a number");
+  CHECK(error_of({"call", "c.toml", "x", "1", "--threads"}) ==
+        "call: --threads needs a value");
+  // Program-name aliases check the same way.
+  CHECK(error_of({"hyper_amp_test_mt", "c.toml", "x", "1", "0"}, false) ==
+        "threads: 0 is out of range (1..4096)");
+}
+
+TEST_CASE("parse errors: unknown subcommand and unknown option") {
+  CHECK(error_of({"frobnicate", "x"}) ==
+        "unknown subcommand 'frobnicate' (expected serve, call, help or a "
+        "role file)");
+  CHECK(error_of({"frobnicate"}) ==
+        "unknown subcommand 'frobnicate' (expected serve, call, help or a "
+        "role file)");
+  CHECK(error_of({"Serve", "s.toml"}).rfind("unknown subcommand 'Serve'", 0) ==
+        0);
+  CHECK(error_of({"--bogus"}) == "unknown option '--bogus' (try amp-node "
+                                 "--help)");
+  CHECK(error_of({"-x"}) == "unknown option '-x' (try amp-node --help)");
+  CHECK(error_of({"help", "nope"}) == "help: unknown topic 'nope'");
+  CHECK(error_of({"call", "c.toml", "x", "1", "--bogus"}) ==
+        "call: unknown option '--bogus'");
+  CHECK(error_of({"call", "c.toml", "x", "1", "--workers", "2"}) ==
+        "call: unknown option '--workers'");
+  CHECK(error_of({"call", "c.toml", "x", "1", "--json=yes"}) ==
+        "call: unknown option '--json=yes'");
+  CHECK(error_of({"serve", "s.toml", "--json"}) ==
+        "serve: unknown option '--json'");
+  CHECK(error_of({"serve", "s.toml", "--threads", "2"}) ==
+        "serve: unknown option '--threads'");
+  // The call flags of the client aliases, under the name call.
+  CHECK(error_of({"hyper_amp_test", "c.toml", "x", "1", "--workers", "2"}) ==
+        "call: unknown option '--workers'");
+  CHECK(error_of({"hyper_amp_service_test", "s.toml", "--json"}) ==
+        "hyper_amp_service_test: unknown option '--json'");
+}
+
+TEST_CASE("parse errors: missing and extra arguments") {
+  CHECK(error_of({}) == "missing arguments (try amp-node --help)");
+  CHECK(error_of({}, false) == "missing arguments (try amp-node --help)");
+  CHECK(error_of({"serve"}) ==
+        "serve: missing arguments (see amp-node help serve)");
+  CHECK(error_of({"serve", "--workers", "2"}) ==
+        "serve: missing arguments (see amp-node help serve)");
+  CHECK(error_of({"call"}) == "call: missing arguments (see amp-node help "
+                              "call)");
+  CHECK(error_of({"call", "c.toml", "hello"}) ==
+        "call: missing arguments (see amp-node help call)");
+  CHECK(error_of({"hyper_amp_test", "c.toml", "hello"}) ==
+        "hyper_amp_test: missing arguments (see amp-node help aliases)");
+  CHECK(error_of({"hyper_amp_test_mt", "c.toml", "hello", "1"}) ==
+        "hyper_amp_test_mt: missing arguments (see amp-node help aliases)");
+  CHECK(error_of({"hyper_amp_service_test"}) ==
+        "hyper_amp_service_test: missing arguments (see amp-node help "
+        "aliases)");
+  CHECK(error_of({"hyper_amp_test"}, false) ==
+        "hyper_amp_test: missing arguments (see amp-node help aliases)");
+  CHECK(error_of({"serve", "s.toml", "extra"}) ==
+        "serve: unexpected argument 'extra'");
+  CHECK(error_of({"call", "c.toml", "x", "1", "2"}) ==
+        "call: unexpected argument '2'");
+  CHECK(error_of({"hyper_amp_test_mt", "c.toml", "x", "1", "2", "3", "4"}) ==
+        "hyper_amp_test_mt: unexpected argument '4'");
+  CHECK(error_of({"hyper_amp_service_test", "s.toml", "4"}) ==
+        "hyper_amp_service_test: unexpected argument '4'");
+  CHECK(error_of({"hyper_amp_service_test_mt", "s.toml", "4", "5"}) ==
+        "hyper_amp_service_test_mt: unexpected argument '5'");
+}
+
+// -- payloads -----------------------------------------------------------------
+
+TEST_CASE("decode_payload: literal and hex") {
+  CHECK(decode_payload("hello") == b("hello"));
+  CHECK(decode_payload("") == bytes{});
+  CHECK(decode_payload("hex:") == bytes{});
+  CHECK(decode_payload("hex:164e2c2f12") ==
+        bytes{0x16, 0x4e, 0x2c, 0x2f, 0x12});
+  CHECK(decode_payload("hex:00FFaB") == bytes{0x00, 0xff, 0xab});
+  // Only the prefix "hex:" makes it hex.
+  CHECK(decode_payload("HEX:00") == b("HEX:00"));
+  CHECK(decode_payload("xhex:00") == b("xhex:00"));
+}
+
+TEST_CASE("decode_payload: odd hex and bad hex characters are usage errors") {
+  CHECK_THROWS_WITH_AS(decode_payload("hex:abc"),
+                       "hex payload has an odd number of digits", cli_error);
+  CHECK_THROWS_WITH_AS(decode_payload("hex:0"),
+                       "hex payload has an odd number of digits", cli_error);
+  CHECK_THROWS_WITH_AS(decode_payload("hex:zz"),
+                       "hex payload has a non-hex character near 'zz'",
+                       cli_error);
+  CHECK_THROWS_WITH_AS(decode_payload("hex:00g1"),
+                       "hex payload has a non-hex character near 'g1'",
+                       cli_error);
+  CHECK_THROWS_WITH_AS(decode_payload("hex:0x12"),
+                       "hex payload has a non-hex character near '0x'",
+                       cli_error);
+  CHECK_THROWS_AS(decode_payload("hex:12 34"), cli_error);
+  CHECK_THROWS_AS(decode_payload("hex:-1"), cli_error);
+}
+
+TEST_CASE("decode_payload: @file") {
+  SUBCASE("raw bytes, every value, newlines kept") {
+    std::string all;
+    for (int i = 0; i < 256; ++i)
+      all += static_cast<char>(i);
+    all += "\n";
+    temp_file f{all};
+    CHECK(decode_payload("@" + f.path) == b(all));
+  }
+  SUBCASE("hex content, one trailing newline stripped") {
+    temp_file f{"hex:68656c6c6f\n"};
+    CHECK(decode_payload("@" + f.path) == b("hello"));
+    temp_file g{"hex:68656c6c6f"};
+    CHECK(decode_payload("@" + g.path) == b("hello"));
+    temp_file h{"hex:68656c6c6f\n\n"};
+    CHECK_THROWS_AS(decode_payload("@" + h.path), cli_error);
+    temp_file odd{"hex:686\n"};
+    CHECK_THROWS_WITH_AS(decode_payload("@" + odd.path),
+                         "hex payload has an odd number of digits", cli_error);
+  }
+  SUBCASE("empty file") {
+    temp_file f{""};
+    CHECK(decode_payload("@" + f.path) == bytes{});
+  }
+  SUBCASE("missing file") {
+    const std::string path = "/nonexistent-hyperamp-dir/missing.bin";
+    const std::string why =
+        "cannot read " + path + ": No such file or directory";
+    CHECK_THROWS_WITH_AS(decode_payload("@" + path), why.c_str(), cli_error);
+    CHECK_THROWS_AS(decode_payload("@"), cli_error);
+  }
+}
+
+TEST_CASE("render_payload and to_hex") {
+  CHECK(render_payload(b("hello")) == "hello");
+  CHECK(render_payload(b("two words\tand\nlines")) == "two words\tand\nlines");
+  CHECK(render_payload({}) == "");
+  CHECK(render_payload({0x16, 0x4e, 0x2c, 0x2f, 0x12}) == "hex:164e2c2f12");
+  CHECK(render_payload(b(std::string{"a\0b", 3})) == "hex:610062");
+  CHECK(render_payload({'a', 0x7f}) == "hex:617f");
+  CHECK(render_payload({'a', 0x80}) == "hex:6180");
+  CHECK(render_payload({0xff}) == "hex:ff");
+  CHECK(render_payload(b("a\rb")) == "hex:610d62");
+  CHECK(to_hex({}) == "");
+  CHECK(to_hex({0x00, 0x0f, 0xf0, 0xff}) == "000ff0ff");
+  // to_hex and decode_payload("hex:...") are inverses.
+  bytes all;
+  for (int i = 0; i < 256; ++i)
+    all.push_back(static_cast<std::uint8_t>(i));
+  CHECK(decode_payload("hex:" + to_hex(all)) == all);
+}
+
+TEST_CASE("parse_count") {
+  CHECK(parse_count("7", "n", 1, 10) == 7u);
+  CHECK(parse_count("007", "n", 1, 10) == 7u);
+  CHECK(parse_count("0", "n", 0, 10) == 0u);
+  CHECK(parse_count("4294967295", "n", 0, 4294967295u) == 4294967295u);
+  CHECK_THROWS_WITH_AS(parse_count("11", "n", 1, 10),
+                       "n: 11 is out of range (1..10)", cli_error);
+  CHECK_THROWS_WITH_AS(parse_count("7 ", "n", 1, 10), "n: '7 ' is not a number",
+                       cli_error);
+  CHECK_THROWS_WITH_AS(parse_count("0x7", "n", 1, 10),
+                       "n: '0x7' is not a number", cli_error);
+  CHECK_THROWS_WITH_AS(parse_count("", "n", 1, 10), "n: '' is not a number",
+                       cli_error);
+}

@@ -1,0 +1,172 @@
+// amp-node as a process with bad arguments and bad role files: exit code 2
+// and one line on stderr saying what is wrong (file:line: key: problem for
+// role files). None of these needs a running service.
+#include <doctest/doctest.h>
+
+#include "harness.hpp"
+
+using namespace it;
+
+namespace {
+
+/// Runs amp-node with `args`; checks exit code `rc`, that stderr contains
+/// `needle` and (for rc 2) that stdout is empty.
+void expect_exit(std::vector<std::string> args, int rc,
+                 const std::string& needle) {
+  auto c = child::amp(std::move(args));
+  REQUIRE_MESSAGE(c->wait(60s), c->describe());
+  CHECK_MESSAGE(c->exit_code() == rc, c->describe());
+  CHECK_MESSAGE(c->err().find(needle) != std::string::npos,
+                "expected on stderr: " << needle << "\n"
+                                       << c->describe());
+  if (rc == 2) {
+    CHECK_MESSAGE(c->out().empty(), c->describe());
+    CHECK_MESSAGE(c->err().rfind("amp-node: ", 0) == 0, c->describe());
+  }
+}
+
+} // namespace
+
+TEST_CASE("cli process: help exits 0 with the usage on stdout") {
+  struct help_case {
+    std::vector<std::string> args;
+    const char* needle;
+  };
+  const help_case cases[] = {
+      {{"--help"}, "Usage:\n  amp-node <role.toml>"},
+      {{"-h"}, "Usage:"},
+      {{"help"}, "Usage:"},
+      {{"help", "serve"}, "amp-node serve <role.toml> [--workers N]"},
+      {{"serve", "--help"}, "amp-node serve <role.toml> [--workers N]"},
+      {{"call", "-h"}, "amp-node call <role.toml> <data|@file|hex:HEX>"},
+      {{"help", "aliases"}, "Aliases kept for scripts written for hvisor-tool"},
+      {{"hyper_amp_test_mt", "--help"}, "Aliases kept for scripts"},
+  };
+  for (const auto& h : cases) {
+    auto c = child::amp(h.args);
+    REQUIRE_MESSAGE(c->wait(60s), c->describe());
+    CHECK_MESSAGE(c->exit_code() == 0, c->describe());
+    CHECK_MESSAGE(c->out().find(h.needle) != std::string::npos, c->describe());
+    CHECK(c->err().empty());
+  }
+  // An alias as program name.
+  auto c = child::alias("hyper_amp_service_test_mt", {"--help"});
+  REQUIRE_MESSAGE(c->wait(60s), c->describe());
+  CHECK(c->exit_code() == 0);
+  CHECK(c->out().find("hyper_amp_service_test_mt <cfg> [threads]") !=
+        std::string::npos);
+}
+
+TEST_CASE("cli process: bad arguments exit 2 with a message") {
+  zone_env env;
+  const std::string client = env.client_toml();
+  const std::string service = env.service_toml();
+  expect_exit({}, 2, "amp-node: missing arguments (try amp-node --help)");
+  expect_exit({"frobnicate", "x"}, 2, "unknown subcommand 'frobnicate'");
+  expect_exit({"frobnicate"}, 2, "unknown subcommand 'frobnicate'");
+  expect_exit({"--bogus"}, 2, "unknown option '--bogus'");
+  expect_exit({"help", "nope"}, 2, "help: unknown topic 'nope'");
+  expect_exit({"serve"}, 2, "serve: missing arguments");
+  expect_exit({"serve", service, "extra"}, 2,
+              "serve: unexpected argument 'extra'");
+  expect_exit({"serve", service, "--workers", "0"}, 2,
+              "--workers: 0 is out of range (1..256)");
+  expect_exit({"serve", service, "--json"}, 2,
+              "serve: unknown option '--json'");
+  expect_exit({"call", client, "hello"}, 2, "call: missing arguments");
+  expect_exit({"call", client, "hello", "1", "--threads", "abc"}, 2,
+              "--threads: 'abc' is not a number");
+  expect_exit({"call", client, "hello", "1", "--threads", "0"}, 2,
+              "--threads: 0 is out of range (1..4096)");
+  expect_exit({"call", client, "hello", "1", "--threads", "-4"}, 2,
+              "--threads: '-4' is not a number");
+  expect_exit({"call", client, "hello", "1", "--threads"}, 2,
+              "call: --threads needs a value");
+  expect_exit({"call", client, "hello", "1", "--requests", "0"}, 2,
+              "--requests: 0 is out of range");
+  expect_exit({"call", client, "hello", "1", "--workers", "2"}, 2,
+              "call: unknown option '--workers'");
+  expect_exit({"call", client, "hello", "x1"}, 2,
+              "service_id: 'x1' is not a number");
+  expect_exit({"hyper_amp_test_mt", client, "hello", "1", "0"}, 2,
+              "threads: 0 is out of range");
+  expect_exit({"hyper_amp_test_mt", client, "hello", "1", "-3"}, 2,
+              "threads: '-3' is not a number");
+  expect_exit({"hyper_amp_service_test_mt", service, "many"}, 2,
+              "threads: 'many' is not a number");
+}
+
+TEST_CASE("cli process: bad payloads exit 2 before any service is needed") {
+  zone_env env;
+  const std::string client = env.client_toml();
+  expect_exit({"call", client, "hex:abc", "1"}, 2,
+              "call: hex payload has an odd number of digits");
+  expect_exit({"call", client, "hex:zz", "1"}, 2,
+              "call: hex payload has a non-hex character near 'zz'");
+  expect_exit({"call", client, "@" + env.dir() + "/missing.bin", "1"}, 2,
+              "call: cannot read " + env.dir() +
+                  "/missing.bin: No such file or directory");
+  expect_exit(
+      {"call", client, std::string(257, 'x'), "66"}, 2,
+      "call: payload of 257 bytes exceeds client.max_message (256) in " +
+          client);
+}
+
+TEST_CASE("cli process: bad role files exit 2 naming file and line and key") {
+  zone_env env;
+  const std::string head = "role = \"service\"\nzone_id = 1\n";
+  SUBCASE("syntax error") {
+    const auto f = env.write("syntax.toml", head + "[region]\nentries = 3 3\n");
+    expect_exit({"serve", f}, 2, f + ":4: syntax error");
+  }
+  SUBCASE("unknown key") {
+    const auto f = env.write("unknown.toml", head + "[service]\nwokers = 4\n");
+    expect_exit({"serve", f}, 2,
+                f + ":4: service.wokers: unknown key (did you mean "
+                    "\"workers\"?)");
+  }
+  SUBCASE("unknown section") {
+    const auto f = env.write("section.toml", head + "[regoin]\n");
+    expect_exit({"serve", f}, 2, f + ":3: regoin: unknown section");
+  }
+  SUBCASE("out of range") {
+    const auto f =
+        env.write("range.toml", head + "[region]\nentries = 70000\n");
+    expect_exit({"serve", f}, 2,
+                f + ":4: region.entries: 70000 is out of range (2..65535)");
+  }
+  SUBCASE("wrong type") {
+    const auto f = env.write("type.toml", head + "[service]\nworkers = 4.0\n");
+    expect_exit({"serve", f}, 2, f + ":4: service.workers: ");
+  }
+  SUBCASE("missing required key") {
+    const auto f = env.write("missing.toml", "role = \"service\"\n");
+    expect_exit({"serve", f}, 2, f + ":1: zone_id: required key is missing");
+  }
+  SUBCASE("cross-field rule") {
+    const auto f = env.write("cross.toml", "role = \"client\"\nzone_id = 0\n"
+                                           "[region]\nentries = 4\n");
+    expect_exit({"call", f, "hello", "1"}, 2,
+                f + ":4: region.entries: 4 is too small for this client");
+  }
+  SUBCASE("missing file") {
+    const auto f = env.dir() + "/nope.toml";
+    expect_exit({"serve", f}, 2,
+                "cannot open " + f + ": No such file or directory");
+    expect_exit({f}, 2, "cannot open " + f);
+  }
+  SUBCASE("wrong role for the command") {
+    expect_exit({"serve", env.client_toml()}, 2,
+                env.client_toml() +
+                    ": role is \"client\"; serve needs a role file with role "
+                    "= \"service\"");
+    expect_exit({"call", env.service_toml(), "hello", "1"}, 2,
+                env.service_toml() +
+                    ": role is \"service\"; call needs a role file with role "
+                    "= \"client\"");
+    expect_exit({"hyper_amp_service_test_mt", env.client_toml(), "4"}, 2,
+                ": role is \"client\"; serve needs");
+    expect_exit({"hyper_amp_test", env.service_toml(), "hello", "1"}, 2,
+                ": role is \"service\"; call needs");
+  }
+}
