@@ -54,6 +54,7 @@ caf::behavior service_bridge::make_behavior() {
 }
 
 void service_bridge::on_exit() {
+  stopping_ = true; // publish what is done, take nothing new
   waiter_->stop();
   flush();
   for (auto& kv : pools_)
@@ -214,7 +215,7 @@ void service_bridge::flush() {
   for (auto s : ring_slots_)
     ring(s);
   ring_slots_.clear();
-  if (limited_)
+  if (limited_ && !stopping_)
     drain();
 }
 

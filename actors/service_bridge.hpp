@@ -6,8 +6,11 @@
 // each client slot once per batch.
 //
 // Workers are service actors (services/registry). A worker never holds more
-// than `worker_capacity` jobs; entries beyond the free capacity stay in the
-// shared queue (backpressure reaches the clients through the entry count).
+// than `worker_capacity` jobs. The bridge takes at most as many entries as
+// all workers together have room for (it cannot know an entry's service
+// before taking it); jobs for a service whose workers are full wait in that
+// service's backlog in the bridge, everything beyond stays in the shared
+// queue (backpressure reaches the clients through the entry count).
 #pragma once
 
 #include <chrono>
@@ -99,7 +102,8 @@ private:
   std::vector<std::uint32_t> aborted_;
   std::size_t held_ = 0; ///< jobs taken and not yet completed
   bool flush_scheduled_ = false;
-  bool limited_ = false; ///< the last drain stopped for lack of room
+  bool limited_ = false;  ///< the last drain stopped for lack of room
+  bool stopping_ = false; ///< on_exit: no new entries are taken
   bridge_stats stats_;
 };
 
