@@ -3,8 +3,9 @@
 // get bytes back, or a hyperamp error (actors/errors.hpp).
 //
 // Protocol (each step one lock acquisition for the whole batch):
-//   call  -> staged; the first staged request schedules a flush (a message to
-//            self, so everything already in the mailbox joins the batch)
+//   call  -> staged; flushed at once if the mailbox is empty, otherwise a
+//            flush message to self, so every call already in the mailbox
+//            joins the batch
 //   flush -> payload space allocated (process-local), entries acquired,
 //            payloads and descriptors written, batch submitted, one ring
 //   wake  -> completed entries taken, sequence numbers checked, requesters
@@ -105,6 +106,10 @@ private:
   std::deque<request> pending_;
   std::vector<std::uint32_t> idx_buf_;
   std::vector<std::uint32_t> release_buf_;
+  // Scratch buffers of flush/start, kept to avoid allocating per batch.
+  std::vector<std::uint32_t> submit_buf_;
+  std::vector<shm::payload_block> blocks_buf_;
+  std::vector<request> pending_buf_;
   std::uint64_t next_seq_;
   bool peer_up_ = false;
   bool flush_scheduled_ = false;

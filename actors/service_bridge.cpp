@@ -78,6 +78,14 @@ std::size_t service_bridge::capacity() const {
 }
 
 void service_bridge::drain() {
+  draining_ = true;
+  take_all();
+  draining_ = false;
+  if (!done_.empty())
+    publish();
+}
+
+void service_bridge::take_all() {
   limited_ = false;
   for (;;) {
     const std::size_t room = capacity() > held_ ? capacity() - held_ : 0;
@@ -133,7 +141,8 @@ void service_bridge::dispatch(const job& j) {
     return;
   }
   pool& p = it->second;
-  if (settings_.inline_trivial && p.entry.run_inline) {
+  if (settings_.inline_trivial && p.entry.run_inline &&
+      j.length <= settings_.inline_max_bytes) {
     job copy = j;
     ++stats_.inline_runs;
     auto r = p.entry.run_inline(copy);
@@ -191,10 +200,22 @@ void service_bridge::complete(const job& j, shm::wire_status st,
   if (std::find(ring_slots_.begin(), ring_slots_.end(), j.slot) ==
       ring_slots_.end())
     ring_slots_.push_back(j.slot);
-  if (!flush_scheduled_) {
-    flush_scheduled_ = true;
-    send(this, flush_atom::value);
+  if (!draining_)
+    publish();
+}
+
+void service_bridge::publish() {
+  // Nothing else waiting: publish now (one mailbox hop fewer per request at
+  // low load). Otherwise once, after everything already in the mailbox, so
+  // the completions of a busy moment share one lock acquisition and ring.
+  if (flush_scheduled_)
+    return;
+  if (mailbox().empty()) {
+    flush();
+    return;
   }
+  flush_scheduled_ = true;
+  send(this, flush_atom::value);
 }
 
 void service_bridge::flush() {

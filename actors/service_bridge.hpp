@@ -41,6 +41,9 @@ struct service_settings {
   /// Run services that offer a plain function inside the bridge instead of
   /// messaging a worker (faster for trivial services such as echo).
   bool inline_trivial = false;
+  /// ... for payloads of at most this many bytes (a long transform would
+  /// hold up the bridge and every other request behind it).
+  std::uint32_t inline_max_bytes = 4096;
   std::chrono::milliseconds heartbeat{20};
   std::chrono::milliseconds peer_dead{1000}; ///< client death
   bell_settings bell;
@@ -73,6 +76,8 @@ private:
 
   void spawn_workers(pool& p);
   void drain();
+  void take_all();
+  void publish();
   void accept(std::uint32_t idx);
   void reject(std::uint32_t idx, shm::wire_status st);
   void dispatch(const job& j);
@@ -104,6 +109,7 @@ private:
   bool flush_scheduled_ = false;
   bool limited_ = false;  ///< the last drain stopped for lack of room
   bool stopping_ = false; ///< on_exit: no new entries are taken
+  bool draining_ = false; ///< inside drain(): completions publish at its end
   bridge_stats stats_;
 };
 

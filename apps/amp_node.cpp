@@ -28,7 +28,8 @@ namespace {
 using clock_type = std::chrono::steady_clock;
 
 /// Waits for SIGINT/SIGTERM on a thread of its own (the signals are blocked
-/// in every thread, CAF's included) and calls `on_signal` once.
+/// in every thread, CAF's included) and calls `on_signal` once. Destroying
+/// it wakes the thread with SIGUSR2 (also blocked), so nothing lingers.
 class signal_watch {
 public:
   explicit signal_watch(std::function<void(int)> on_signal)
@@ -36,7 +37,7 @@ public:
     thread_ = std::thread{[this] { run(); }};
   }
   ~signal_watch() {
-    stop_ = true;
+    pthread_kill(thread_.native_handle(), SIGUSR2);
     thread_.join();
   }
   bool fired() const { return fired_; }
@@ -47,18 +48,17 @@ private:
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
-    timespec ts{0, 50 * 1000 * 1000};
-    while (!stop_) {
-      int sig = sigtimedwait(&set, nullptr, &ts);
-      if (sig == SIGINT || sig == SIGTERM) {
-        fired_ = true;
-        on_signal_(sig);
+    sigaddset(&set, SIGUSR2);
+    int sig = 0;
+    while (sigwait(&set, &sig) == 0) {
+      if (sig == SIGUSR2)
         return;
-      }
+      fired_ = true;
+      on_signal_(sig);
+      return;
     }
   }
   std::function<void(int)> on_signal_;
-  std::atomic<bool> stop_{false};
   std::atomic<bool> fired_{false};
   std::thread thread_;
 };
@@ -68,6 +68,7 @@ void block_signals() {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGUSR2); // signal_watch's own wake-up
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 

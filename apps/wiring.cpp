@@ -59,6 +59,8 @@ actors::service_settings service_settings(const config::role_config& cfg) {
   s.workers = cfg.service.workers;
   s.worker_capacity = cfg.service.worker_capacity;
   s.batch = cfg.service.batch;
+  s.inline_trivial = cfg.service.inline_max > 0;
+  s.inline_max_bytes = cfg.service.inline_max;
   s.heartbeat = std::chrono::milliseconds(cfg.timeouts.heartbeat_ms);
   s.peer_dead = std::chrono::milliseconds(cfg.timeouts.peer_dead_ms);
   s.lock.dead_after = s.peer_dead;

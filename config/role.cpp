@@ -63,6 +63,7 @@ constexpr range threads{1, 256};
 constexpr range queue_depth{1, 65535};
 constexpr range pending_limit{1, 1'000'000};
 constexpr range max_message{1, gib};
+constexpr range inline_max{0, gib};
 constexpr range timeout_ms{1, day_ms};
 constexpr range heartbeat_ms{1, 60'000};
 constexpr range poll_attempts{0, 1'000'000};
@@ -83,7 +84,7 @@ const std::vector<section_schema>& schema() {
       {"doorbell",
        {"backend", "spin_us", "hvisor_device", "hshm_device", "target_zone",
         "swi"}},
-      {"service", {"workers", "worker_capacity", "batch"}},
+      {"service", {"workers", "worker_capacity", "batch", "inline_max"}},
       {"client", {"actors", "max_in_flight", "pending_limit", "max_message"}},
       {"timeouts", {"request_ms", "heartbeat_ms", "peer_dead_ms", "attach_ms"}},
       {"scheduler", {"max_threads", "policy", "moderate_poll_attempts"}},
@@ -650,6 +651,8 @@ void parser::read_others(const table& root) {
   read_uint(sv, "service", "worker_capacity", limits::queue_depth,
             cfg_.service.worker_capacity);
   read_uint(sv, "service", "batch", limits::queue_depth, cfg_.service.batch);
+  read_uint(sv, "service", "inline_max", limits::inline_max,
+            cfg_.service.inline_max);
   auto& c = cfg_.client;
   read_uint(cl, "client", "actors", limits::threads, c.actors);
   read_uint(cl, "client", "max_in_flight", limits::queue_depth,
@@ -748,6 +751,7 @@ void checker::ranges() const {
   check("service.worker_capacity", cfg_.service.worker_capacity,
         limits::queue_depth);
   check("service.batch", cfg_.service.batch, limits::queue_depth);
+  check("service.inline_max", cfg_.service.inline_max, limits::inline_max);
   check("client.actors", c.actors, limits::threads);
   check("client.max_in_flight", c.max_in_flight, limits::queue_depth);
   check("client.pending_limit", c.pending_limit, limits::pending_limit);
@@ -1045,6 +1049,7 @@ std::string to_toml(const role_config& cfg) {
       << "\ntarget_zone = " << d.target_zone << "\nswi = " << d.swi
       << "\n\n[service]\nworkers = " << v.workers
       << "\nworker_capacity = " << v.worker_capacity << "\nbatch = " << v.batch
+      << "\ninline_max = " << v.inline_max
       << "\n\n[client]\nactors = " << c.actors
       << "\nmax_in_flight = " << c.max_in_flight
       << "\npending_limit = " << c.pending_limit

@@ -14,6 +14,8 @@
 // the sleep return early. Hence no wake-up is lost. docs/doorbell.md has more.
 #include "shm/doorbell.hpp"
 
+#include <sched.h>
+
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <sys/ioctl.h>
@@ -141,6 +143,11 @@ bool bell_core::spin(clock::time_point deadline) noexcept {
         return true;
       }
     }
+    // Polite spinning: on a machine with fewer cores than busy threads (two
+    // zones, each with a waiter and CAF workers) a pure spin would keep the
+    // very thread we wait for off the core until the next time slice.
+    // sched_yield returns at once when nothing else wants this core.
+    sched_yield();
   } while (clock::now() < until);
   return false;
 }
