@@ -1,8 +1,10 @@
 #include "actors/client_actor.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <iterator>
 
 namespace hyperamp::actors {
 
@@ -70,34 +72,86 @@ void submit(client_ptr self, std::uint32_t service_id, bytes data,
   pump(self);
 }
 
-/// Runs a load: every request submitted at once, at most max_in_flight of
-/// them outstanding; replies with all outcomes when the last one is in.
+/// A load being run: its requests go to the bridge as batch calls of at
+/// most half the in-flight bound each, so two batches overlap (one message
+/// each way per batch instead of per request).
+struct load_run {
+  std::vector<call_spec> calls;
+  outcomes results;
+  caf::typed_response_promise<outcomes> rp;
+  std::size_t next = 0;      ///< first request not sent yet
+  std::size_t left = 0;      ///< requests not answered yet
+  std::size_t in_flight = 0; ///< requests sent and not answered
+};
+
+void finish_batch(const std::shared_ptr<load_run>& run, std::size_t first,
+                  std::size_t n, std::int64_t ns, call_replies* replies,
+                  const caf::error* err) {
+  for (std::size_t k = 0; k < n; ++k) {
+    auto& o = run->results[first + k];
+    o.index = first + k;
+    o.latency_ns = ns;
+    if (replies != nullptr && k < replies->size()) {
+      auto& r = (*replies)[k];
+      o.ok = r.ok;
+      o.data = std::move(r.data);
+      o.error = std::move(r.error);
+    } else {
+      o.error =
+          err != nullptr ? *err : caf::make_error(caf::sec::invalid_argument);
+    }
+  }
+  run->in_flight -= n;
+  run->left -= n;
+}
+
+void pump_load(client_ptr self, std::shared_ptr<load_run> run) {
+  const std::size_t bound = self->state.max_in_flight;
+  const std::size_t chunk = std::max<std::size_t>(1, bound / 2);
+  while (run->next < run->calls.size() && run->in_flight < bound) {
+    const std::size_t first = run->next;
+    const std::size_t n =
+        std::min({chunk, run->calls.size() - first, bound - run->in_flight});
+    std::vector<call_spec> batch(
+        std::make_move_iterator(run->calls.begin() + static_cast<long>(first)),
+        std::make_move_iterator(run->calls.begin() +
+                                static_cast<long>(first + n)));
+    run->next += n;
+    run->in_flight += n;
+    const auto t0 = clock_type::now();
+    self->request(self->state.bridge, caf::infinite, call_atom::value,
+                  std::move(batch))
+        .then(
+            [self, run, first, n, t0](call_replies& replies) {
+              finish_batch(run, first, n, since(t0), &replies, nullptr);
+              if (run->left == 0)
+                run->rp.deliver(std::move(run->results));
+              else
+                pump_load(self, run);
+            },
+            [self, run, first, n, t0](caf::error& err) {
+              finish_batch(run, first, n, since(t0), nullptr, &err);
+              if (run->left == 0)
+                run->rp.deliver(std::move(run->results));
+              else
+                pump_load(self, run);
+            });
+  }
+}
+
+/// Runs a load: at most max_in_flight requests outstanding; replies with
+/// all outcomes, in the load's order, when the last one is in.
 void run_load(client_ptr self, std::vector<call_spec>& load) {
-  auto rp = self->make_response_promise<outcomes>();
+  auto run = std::make_shared<load_run>();
+  run->rp = self->make_response_promise<outcomes>();
   if (load.empty()) {
-    rp.deliver(outcomes{});
+    run->rp.deliver(outcomes{});
     return;
   }
-  auto results = std::make_shared<outcomes>(load.size());
-  auto left = std::make_shared<std::size_t>(load.size());
-  for (std::size_t i = 0; i < load.size(); ++i) {
-    auto on_done = [rp, results, left, i](caf::expected<bytes> r,
-                                          std::int64_t ns) mutable {
-      auto& o = (*results)[i];
-      o.index = i;
-      o.latency_ns = ns;
-      o.ok = static_cast<bool>(r);
-      if (r)
-        o.data = std::move(*r);
-      else
-        o.error = r.error();
-      if (--*left == 0)
-        rp.deliver(std::move(*results));
-    };
-    self->state.queue.push_back(
-        {load[i].service_id, std::move(load[i].data), std::move(on_done)});
-  }
-  pump(self);
+  run->results.resize(load.size());
+  run->left = load.size();
+  run->calls = std::move(load);
+  pump_load(self, std::move(run));
 }
 
 caf::behavior client_actor(client_ptr self, caf::actor bridge,

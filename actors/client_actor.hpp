@@ -13,12 +13,6 @@
 
 namespace hyperamp::actors {
 
-/// One request of a load.
-struct call_spec {
-  std::uint32_t service_id = 0;
-  bytes data;
-};
-
 /// What became of one request of a load.
 struct call_outcome {
   std::size_t index = 0;       ///< position in the load
@@ -32,14 +26,13 @@ using outcomes = std::vector<call_outcome>;
 
 /// Spawns a client actor talking to `bridge`, at most `max_in_flight`
 /// requests outstanding. Messages it takes:
-///   (call_atom, service_id, bytes) -> bytes   forwarded, replies in order
-///                                              of completion
-///   (run_atom, std::vector<call_spec>) -> outcomes   a whole load
+///   (call_atom, service_id, bytes) -> bytes   forwarded one by one
+///   (run_atom, std::vector<call_spec>) -> outcomes   a whole load, sent to
+///       the bridge as batch calls of max_in_flight / 2 requests (two
+///       batches overlap); an outcome's latency is its batch's round trip
 caf::actor spawn_client_actor(caf::actor_system& sys, caf::actor bridge,
                               std::uint32_t max_in_flight);
 
 } // namespace hyperamp::actors
 
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hyperamp::actors::call_spec)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<hyperamp::actors::call_spec>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hyperamp::actors::outcomes)

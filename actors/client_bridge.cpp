@@ -63,6 +63,7 @@ caf::behavior client_bridge::make_behavior() {
       [this](call_atom, std::uint32_t service_id, bytes& data) {
         on_call(service_id, data);
       },
+      [this](call_atom, std::vector<call_spec>& calls) { on_batch(calls); },
       [this](flush_atom) { flush(); },
       [this](wake_atom) {
         flags_->wake_pending.store(false, std::memory_order_release);
@@ -85,22 +86,62 @@ void client_bridge::on_exit() {
   self_.release();
 }
 
+void client_bridge::reply_to::succeed(bytes data) {
+  if (!batch) {
+    rp.deliver(std::move(data));
+    return;
+  }
+  auto& r = batch->replies[index];
+  r.ok = true;
+  r.data = std::move(data);
+  if (--batch->left == 0)
+    batch->rp.deliver(std::move(batch->replies));
+}
+
+void client_bridge::reply_to::fail(caf::error err) {
+  if (!batch) {
+    rp.deliver(std::move(err));
+    return;
+  }
+  batch->replies[index].error = std::move(err);
+  if (--batch->left == 0)
+    batch->rp.deliver(std::move(batch->replies));
+}
+
 void client_bridge::on_call(std::uint32_t service_id, bytes& data) {
-  auto rp = make_response_promise();
-  if (data.size() > region_->geo().partition_size) {
-    rp.deliver(caf::make_error(amp_errc::too_large));
+  reply_to to{make_response_promise(), nullptr, 0};
+  admit({service_id, std::move(data), std::move(to),
+         clock().now() + settings_.request_timeout});
+}
+
+void client_bridge::on_batch(std::vector<call_spec>& calls) {
+  auto b = std::make_shared<batch_state>();
+  b->rp = make_response_promise();
+  if (calls.empty()) {
+    b->rp.deliver(call_replies{});
+    return;
+  }
+  b->replies.resize(calls.size());
+  b->left = calls.size();
+  const auto deadline = clock().now() + settings_.request_timeout;
+  for (std::size_t i = 0; i < calls.size(); ++i)
+    admit({calls[i].service_id, std::move(calls[i].data), reply_to{{}, b, i},
+           deadline});
+}
+
+void client_bridge::admit(request req) {
+  if (req.data.size() > region_->geo().partition_size) {
+    req.to.fail(caf::make_error(amp_errc::too_large));
     return;
   }
   if (!peer_up_) {
-    rp.deliver(caf::make_error(amp_errc::peer_down));
+    req.to.fail(caf::make_error(amp_errc::peer_down));
     return;
   }
-  request req{service_id, std::move(data), std::move(rp),
-              clock().now() + settings_.request_timeout};
   if (!pending_.empty()) {
     if (pending_.size() >= settings_.pending_limit) {
       ++stats_.overloaded;
-      req.rp.deliver(caf::make_error(amp_errc::overloaded));
+      req.to.fail(caf::make_error(amp_errc::overloaded));
       return;
     }
     pending_.push_back(std::move(req));
@@ -133,7 +174,7 @@ void client_bridge::flush() {
   for (std::size_t i = started; i < staged_.size(); ++i) {
     if (pending_.size() >= settings_.pending_limit) {
       ++stats_.overloaded;
-      staged_[i].rp.deliver(caf::make_error(amp_errc::overloaded));
+      staged_[i].to.fail(caf::make_error(amp_errc::overloaded));
     } else {
       pending_.push_back(std::move(staged_[i]));
     }
@@ -166,7 +207,7 @@ std::size_t client_bridge::start(std::vector<request>& batch) {
     if (!req.data.empty()) // data() may be null then: memcpy's UB
       std::memcpy(region_->payload() + blocks[i].offset, req.data.data(),
                   req.data.size());
-    f = flight{next_seq_++, std::move(req.rp), blocks[i], req.deadline, true,
+    f = flight{next_seq_++, std::move(req.to), blocks[i], req.deadline, true,
                false};
     shm::write_request(
         *region_, idx[i], f.seq, req.service_id, blocks[i].offset,
@@ -231,7 +272,7 @@ void client_bridge::finish(std::uint32_t idx) {
     answer(f, caf::make_error(to_errc(v.result)));
   } else if (!f.answered) {
     const auto* p = region_->payload() + f.block.offset;
-    f.rp.deliver(bytes(p, p + v.result_length));
+    f.to.succeed(bytes(p, p + v.result_length));
     f.answered = true;
   }
   payload_.release(f.block);
@@ -239,7 +280,7 @@ void client_bridge::finish(std::uint32_t idx) {
 
 void client_bridge::answer(flight& f, caf::error err) {
   if (!f.answered) {
-    f.rp.deliver(std::move(err));
+    f.to.fail(std::move(err));
     f.answered = true;
   }
 }
@@ -272,7 +313,7 @@ void client_bridge::on_tick() {
   }
   while (!pending_.empty() && now >= pending_.front().deadline) {
     ++stats_.timeouts;
-    pending_.front().rp.deliver(caf::make_error(amp_errc::timeout));
+    pending_.front().to.fail(caf::make_error(amp_errc::timeout));
     pending_.pop_front();
   }
 }
@@ -292,10 +333,10 @@ void client_bridge::fail_all(amp_errc code) {
     if (f.active)
       answer(f, caf::make_error(code));
   for (auto& req : staged_)
-    req.rp.deliver(caf::make_error(code));
+    req.to.fail(caf::make_error(code));
   staged_.clear();
   for (auto& req : pending_)
-    req.rp.deliver(caf::make_error(code));
+    req.to.fail(caf::make_error(code));
   pending_.clear();
 }
 

@@ -1,6 +1,9 @@
 // The client zone's bridge: the only code in the zone that touches the
 // queue. Client actors send it (call_atom, service_id, bytes) requests and
-// get bytes back, or a hyperamp error (actors/errors.hpp).
+// get bytes back, or a hyperamp error (actors/errors.hpp); or a batch,
+// (call_atom, std::vector<call_spec>), answered by one call_replies in the
+// same order once every request of it is answered (one message each way
+// for many requests: the pipelined path).
 //
 // Protocol (each step one lock acquisition for the whole batch):
 //   call  -> staged; flushed at once if the mailbox is empty, otherwise a
@@ -63,16 +66,33 @@ public:
 private:
   using time_point = caf::actor_clock::time_point;
 
+  /// The answers of a batch call, delivered together when the last is in.
+  struct batch_state {
+    caf::response_promise rp;
+    call_replies replies;
+    std::size_t left = 0;
+  };
+
+  /// Where a request's answer goes: its own promise (a single call) or its
+  /// place in a batch.
+  struct reply_to {
+    caf::response_promise rp;
+    std::shared_ptr<batch_state> batch;
+    std::size_t index = 0;
+    void succeed(bytes data);
+    void fail(caf::error err);
+  };
+
   struct request {
     std::uint32_t service_id = 0;
     bytes data;
-    caf::response_promise rp;
+    reply_to to;
     time_point deadline{};
   };
 
   struct flight {
     std::uint64_t seq = 0;
-    caf::response_promise rp;
+    reply_to to;
     shm::payload_block block;
     time_point deadline{};
     bool active = false;   ///< the entry is ours and in the queue
@@ -80,6 +100,8 @@ private:
   };
 
   void on_call(std::uint32_t service_id, bytes& data);
+  void on_batch(std::vector<call_spec>& calls);
+  void admit(request req);
   void flush();
   std::size_t start(std::vector<request>& batch);
   void drain();

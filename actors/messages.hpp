@@ -44,6 +44,21 @@ struct job_result {
 /// The typed interface every service actor implements.
 using service_actor = caf::typed_actor<caf::replies_to<job>::with<job_result>>;
 
+/// One request of a batch call (call_atom, std::vector<call_spec>).
+struct call_spec {
+  std::uint32_t service_id = 0;
+  bytes data;
+};
+
+/// The answer to one request of a batch call, in the batch's order.
+struct call_reply {
+  bool ok = false;
+  bytes data;       ///< the response when ok
+  caf::error error; ///< the failure otherwise
+};
+
+using call_replies = std::vector<call_reply>;
+
 /// Counters a bridge reports on (stats_atom).
 struct bridge_stats {
   std::uint64_t submitted = 0;  ///< requests put into the queue
@@ -62,3 +77,6 @@ struct bridge_stats {
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hyperamp::actors::job)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hyperamp::actors::job_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hyperamp::actors::bridge_stats)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hyperamp::actors::call_spec)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<hyperamp::actors::call_spec>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hyperamp::actors::call_replies)
