@@ -48,7 +48,8 @@ const char* k_call =
 Sends M requests (default N) through N client actors (default 1), each
 with at most client.max_in_flight requests outstanding. Prints each result
 (printable text as text, otherwise hex) and a summary: total time,
-requests/s, latency p50/p99. --json prints one JSON object instead.
+requests/s, latency p50/p99 (a request's latency is the round trip of the
+batch it went in: each actor sends max_in_flight / 2 requests per batch). --json prints one JSON object instead.
 --quiet leaves out the per-request lines. Exits 0 only if every request
 succeeded.
 
