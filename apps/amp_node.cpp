@@ -93,6 +93,22 @@ int run_service(caf::actor_system& sys, const config::role_config& cfg) {
   return 0;
 }
 
+/// Waits for the service zone and spawns this client zone's bridge; prints
+/// why and returns an invalid handle if either fails.
+caf::actor start_client_zone(caf::actor_system& sys,
+                             const config::role_config& cfg) {
+  std::string err;
+  auto ro = apps::region_options(cfg);
+  caf::actor bridge;
+  if (actors::wait_for_service(
+          ro, std::chrono::milliseconds(cfg.timeouts.attach_ms), &err))
+    bridge =
+        actors::spawn_client_zone(sys, ro, apps::client_settings(cfg), &err);
+  if (!bridge)
+    std::cerr << "amp-node: " << err << "\n";
+  return bridge;
+}
+
 struct call_summary {
   std::size_t ok = 0, failed = 0;
   double total_ms = 0;
@@ -181,19 +197,9 @@ int run_call(caf::actor_system& sys, const config::role_config& cfg,
   }
   const std::uint32_t threads = o.threads.value_or(1);
   const std::uint32_t requests = o.requests.value_or(threads);
-  std::string err;
-  auto ro = apps::region_options(cfg);
-  if (!actors::wait_for_service(
-          ro, std::chrono::milliseconds(cfg.timeouts.attach_ms), &err)) {
-    std::cerr << "amp-node: " << err << "\n";
+  auto bridge = start_client_zone(sys, cfg);
+  if (!bridge)
     return 1;
-  }
-  auto bridge =
-      actors::spawn_client_zone(sys, ro, apps::client_settings(cfg), &err);
-  if (!bridge) {
-    std::cerr << "amp-node: " << err << "\n";
-    return 1;
-  }
   signal_watch watch{[&](int) {
     caf::anon_send_exit(bridge, caf::exit_reason::user_shutdown);
   }};
@@ -242,19 +248,9 @@ int run_call(caf::actor_system& sys, const config::role_config& cfg,
 
 /// A client zone without a subcommand: "<service_id> <data>" lines on stdin.
 int run_client_lines(caf::actor_system& sys, const config::role_config& cfg) {
-  std::string err;
-  auto ro = apps::region_options(cfg);
-  if (!actors::wait_for_service(
-          ro, std::chrono::milliseconds(cfg.timeouts.attach_ms), &err)) {
-    std::cerr << "amp-node: " << err << "\n";
+  auto bridge = start_client_zone(sys, cfg);
+  if (!bridge)
     return 1;
-  }
-  auto bridge =
-      actors::spawn_client_zone(sys, ro, apps::client_settings(cfg), &err);
-  if (!bridge) {
-    std::cerr << "amp-node: " << err << "\n";
-    return 1;
-  }
   std::atomic<bool> stop{false};
   signal_watch watch{[&](int) { stop = true; }};
   std::cout << "client zone " << cfg.zone_id << " on " << cfg.region.path

@@ -14,12 +14,7 @@ public:
 
   using basic_service::basic_service;
 
-  static job_result process(job& j) {
-    if (j.length == 0)
-      return {shm::wire_status::bad_request, 0};
-    xor_pad(j.data, j.length);
-    return {shm::wire_status::ok, j.length};
-  }
+  static job_result process(job& j) { return pad_job(j); }
 };
 
 } // namespace

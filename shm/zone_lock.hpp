@@ -42,7 +42,9 @@ public:
   /// caller must then repair what the holder may have left half done).
   status lock() noexcept;
 
-  /// Contract: the caller holds the lock.
+  /// Contract: the caller holds the lock. Leaves the word alone if another
+  /// participant evicted us meanwhile (we were silent for dead_after: a
+  /// stopped or paused process; see docs/architecture.md, limits).
   void unlock() noexcept;
 
   std::uint32_t word() const noexcept { return word_; }

@@ -330,3 +330,18 @@ TEST_CASE("lock: mutual exclusion between threads") {
   CHECK(not_ok.load() == 0);
   CHECK(r.header().lock_recoveries == 0);
 }
+
+TEST_CASE("lock: an evicted holder's unlock leaves its evictor's hold alone") {
+  t::test_region tr(16, 4);
+  region& r = *tr;
+  zone_lock stalled(r, 1, 7, lock_options{16, 10s});
+  zone_lock evictor(r, 2, 7, lock_options{16, 1ms});
+  REQUIRE(stalled.try_lock());
+  // The stalled holder never beats again: the evictor takes the lock over.
+  CHECK(evictor.lock() == status::recovered);
+  CHECK(r.header().queue_lock.load() == evictor.word());
+  stalled.unlock(); // wakes up late
+  CHECK(r.header().queue_lock.load() == evictor.word());
+  evictor.unlock();
+  CHECK(r.header().queue_lock.load() == 0u);
+}
