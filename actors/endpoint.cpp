@@ -11,7 +11,12 @@ std::unique_ptr<shm::doorbell> hvisor_bell(shm::slot& s, bool ring,
   opts.spin = b.spin;
   opts.can_ring = ring;
   opts.can_wait = !ring;
-  return shm::hvisor_doorbell::open(s, opts, error);
+  std::unique_ptr<shm::doorbell> bell =
+      shm::hvisor_doorbell::open(s, opts, error);
+  // Never null: without the device the zone still works, by polling.
+  if (!bell)
+    bell = std::make_unique<shm::polling_doorbell>(s, b.spin);
+  return bell;
 }
 
 } // namespace

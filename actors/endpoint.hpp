@@ -26,12 +26,14 @@ struct bell_settings {
 
 enum class zone_role { client, service };
 
-/// The doorbell this zone waits on (its own slot's bell).
+/// The doorbell this zone waits on (its own slot's bell). Never null: if
+/// the hvisor device cannot be opened, *error says why and the bell polls.
+/// (spawn_client_zone / spawn_service_zone refuse to start then.)
 std::unique_ptr<shm::doorbell> make_wait_bell(shm::slot& own, zone_role role,
                                               const bell_settings& s,
                                               std::string* error);
 
-/// The doorbell this zone rings to wake the owner of `peer`.
+/// The doorbell this zone rings to wake the owner of `peer`; as above.
 std::unique_ptr<shm::doorbell> make_ring_bell(shm::slot& peer, zone_role role,
                                               const bell_settings& s,
                                               std::string* error);

@@ -19,6 +19,17 @@ std::shared_ptr<shm::region> open_region(const shm::region_options& o,
   return std::shared_ptr<shm::region>{std::move(r.value)};
 }
 
+/// The doorbells `role` needs, opened once to report a missing device
+/// before the zone starts (the bridges open their own).
+bool bells_ok(shm::region& r, std::uint32_t own, std::uint32_t peer,
+              zone_role role, const bell_settings& b, std::string* error) {
+  std::string e1, e2;
+  make_wait_bell(r.slot_at(own), role, b, &e1);
+  make_ring_bell(r.slot_at(peer), role, b, &e2);
+  *error = !e1.empty() ? e1 : e2;
+  return error->empty();
+}
+
 } // namespace
 
 caf::actor spawn_client_zone(caf::actor_system& sys,
@@ -32,6 +43,11 @@ caf::actor spawn_client_zone(caf::actor_system& sys,
     *error = "region " + region.path + ": all " +
              std::to_string(r->max_clients()) +
              " client slots are taken (raise region.max_clients)";
+    return {};
+  }
+  if (!bells_ok(*r, self.index(), shm::k_service_slot, zone_role::client,
+                s.bell, error)) {
+    self.release();
     return {};
   }
   return sys.spawn<client_bridge>(std::move(r), self, s);
@@ -51,6 +67,12 @@ caf::actor spawn_service_zone(caf::actor_system& sys,
     *error = "region " + region.path + ": another service zone (zone " +
              std::to_string(slot.zone_id) + ", pid " +
              std::to_string(slot.pid) + ") is attached and alive";
+    return {};
+  }
+  // A service rings client slots; slot 1 stands for all of them here.
+  if (!bells_ok(*r, shm::k_service_slot, 1, zone_role::service, s.bell,
+                error)) {
+    self.release();
     return {};
   }
   return sys.spawn<service_bridge>(std::move(r), self, s, std::move(table));

@@ -455,3 +455,20 @@ TEST_CASE("a client without a service gives up after attach_ms with exit 1") {
                     std::string::npos,
                 c->describe());
 }
+
+TEST_CASE("a zone whose hvisor doorbell device is missing exits 1 naming it") {
+  zone_env env;
+  const std::string common = "zone_id = 1\n[region]\npath = \"" +
+                             env.region_path() +
+                             "\"\n[doorbell]\nbackend = \"hvisor\"\n"
+                             "hvisor_device = \"" +
+                             env.dir() + "/no-hvisor\"\nhshm_device = \"" +
+                             env.dir() + "/no-hshm0\"\n";
+  auto svc = child::amp(
+      {"serve", env.write("hv-service.toml", "role = \"service\"\n" + common)});
+  REQUIRE_MESSAGE(svc->wait(60s), svc->describe());
+  CHECK(svc->exit_code() == 1);
+  CHECK_MESSAGE(svc->err().find("cannot open " + env.dir() + "/no-hshm0") !=
+                    std::string::npos,
+                svc->describe());
+}
