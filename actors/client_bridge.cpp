@@ -218,10 +218,18 @@ std::size_t client_bridge::start(std::vector<request>& batch) {
     auto r = queue_.submit(static_cast<std::uint16_t>(self_.index()),
                            idx.data(), got.count);
     ++stats_.batches;
+    // What could not be submitted (the lists failed validation) is answered
+    // and handed back at once: its entries and payload are not in flight.
     for (std::size_t i = r.count; i < got.count; ++i) {
       ++stats_.corrupt;
-      answer(flights_[idx[i]], caf::make_error(amp_errc::corrupt));
+      auto& f = flights_[idx[i]];
+      answer(f, caf::make_error(amp_errc::corrupt));
+      f.active = false;
+      payload_.release(f.block);
     }
+    if (r.count < got.count)
+      queue_.release(static_cast<std::uint16_t>(self_.index()),
+                     idx.data() + r.count, got.count - r.count);
     stats_.submitted += r.count;
     service_bell_->ring();
     ++stats_.rings;
