@@ -267,6 +267,9 @@ void service_bridge::on_tick() {
       continue;
     }
     queue_.reap_client(static_cast<std::uint16_t>(s));
+    // A new epoch first: should the silent client only have been stalled,
+    // its own release() later leaves the slot (and its next owner) alone.
+    region_->slot_at(s).epoch.fetch_add(1, std::memory_order_relaxed);
     region_->slot_at(s).state.store(
         static_cast<std::uint32_t>(shm::slot_state::free),
         std::memory_order_release);
