@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "actors/flush_soon.hpp"
 #include "shm/wire.hpp"
 
 namespace hyperamp::actors {
@@ -152,16 +153,7 @@ void client_bridge::admit(request req) {
 }
 
 void client_bridge::schedule_flush() {
-  // Nothing else waiting: submit now (one mailbox hop fewer at low load).
-  // Otherwise once, after every call already in the mailbox: one batch.
-  if (flush_scheduled_)
-    return;
-  if (mailbox().empty()) {
-    flush();
-    return;
-  }
-  flush_scheduled_ = true;
-  send(this, flush_atom::value);
+  flush_soon(this, flush_scheduled_, [this] { flush(); });
 }
 
 void client_bridge::flush() {

@@ -28,6 +28,18 @@ std::string to_string(amp_errc x);
 
 } // namespace hyperamp::actors
 
+namespace caf {
+class actor_system_config;
+} // namespace caf
+
+namespace hyperamp::actors {
+
+/// Lets actor_system::render print hyperamp errors by name. (CAF 0.17.6's
+/// add_error_category<T> does not compile: this gives the renderer.)
+void register_errors(caf::actor_system_config& cfg);
+
+} // namespace hyperamp::actors
+
 CAF_ERROR_CODE_ENUM(hyperamp::actors::amp_errc, "hyperamp")
 
 namespace hyperamp::actors {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "actors/flush_soon.hpp"
 #include "shm/wire.hpp"
 
 namespace hyperamp::actors {
@@ -205,17 +206,8 @@ void service_bridge::complete(const job& j, shm::wire_status st,
 }
 
 void service_bridge::publish() {
-  // Nothing else waiting: publish now (one mailbox hop fewer per request at
-  // low load). Otherwise once, after everything already in the mailbox, so
-  // the completions of a busy moment share one lock acquisition and ring.
-  if (flush_scheduled_)
-    return;
-  if (mailbox().empty()) {
-    flush();
-    return;
-  }
-  flush_scheduled_ = true;
-  send(this, flush_atom::value);
+  // The completions of a busy moment share one lock acquisition and ring.
+  flush_soon(this, flush_scheduled_, [this] { flush(); });
 }
 
 void service_bridge::flush() {

@@ -137,6 +137,14 @@ std::string to_string(amp_errc x) {
   return "unknown";
 }
 
+void register_errors(caf::actor_system_config& cfg) {
+  cfg.add_error_category(
+      caf::atom("hyperamp"),
+      [](std::uint8_t x, caf::atom_value, const caf::message&) {
+        return "hyperamp: " + to_string(static_cast<amp_errc>(x));
+      });
+}
+
 std::string describe(const caf::error& e) {
   if (!e) // category() would dereference null
     return "none";

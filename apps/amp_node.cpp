@@ -123,21 +123,6 @@ double percentile(std::vector<std::int64_t> v, double p) {
   return static_cast<double>(v[i]) / 1000.0;
 }
 
-std::string json_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\')
-      out += '\\', out += c;
-    else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else
-      out += c;
-  }
-  return out;
-}
-
 void print_call(const apps::options& o, const actors::outcomes& all,
                 const call_summary& s) {
   const double rps = s.total_ms > 0
@@ -155,10 +140,10 @@ void print_call(const apps::options& o, const actors::outcomes& all,
                 << static_cast<double>(r.latency_ns) / 1e3;
       if (r.ok)
         std::cout << ",\"hex\":\"" << apps::to_hex(r.data) << "\",\"text\":\""
-                  << json_escape(apps::render_payload(r.data)) << "\"";
+                  << apps::json_escape(apps::render_payload(r.data)) << "\"";
       else
-        std::cout << ",\"error\":\"" << json_escape(actors::describe(r.error))
-                  << "\"";
+        std::cout << ",\"error\":\""
+                  << apps::json_escape(actors::describe(r.error)) << "\"";
       std::cout << "}";
     }
     std::cout << "]}" << std::endl;

@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -280,6 +281,21 @@ std::vector<std::uint8_t> decode_payload(const std::string& spec) {
     return {text.begin(), text.end()};
   }
   return {spec.begin(), spec.end()};
+}
+
+std::string json_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\')
+      out += '\\', out += c;
+    else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else
+      out += c;
+  }
+  return out;
 }
 
 std::string to_hex(const std::vector<std::uint8_t>& data) {

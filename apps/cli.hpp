@@ -43,6 +43,9 @@ std::vector<std::uint8_t> decode_payload(const std::string& spec);
 /// Printable text as text, anything else as lowercase hex.
 std::string render_payload(const std::vector<std::uint8_t>& data);
 
+/// `s` escaped for the inside of a JSON string ("\"", "\\", \u00XX).
+std::string json_escape(const std::string& s);
+
 /// Lowercase hex of the bytes.
 std::string to_hex(const std::vector<std::uint8_t>& data);
 

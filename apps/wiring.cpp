@@ -77,12 +77,7 @@ caf_config(const config::role_config& cfg) {
                                  : caf::atom("stealing"));
   c->set("work-stealing.moderate-poll-attempts",
          std::size_t{cfg.scheduler.moderate_poll_attempts});
-  // CAF 0.17.6's add_error_category<T> does not compile: give the renderer.
-  c->add_error_category(caf::atom("hyperamp"), [](std::uint8_t x,
-                                                  caf::atom_value,
-                                                  const caf::message&) {
-    return "hyperamp: " + actors::to_string(static_cast<actors::amp_errc>(x));
-  });
+  actors::register_errors(*c);
   return c;
 }
 

@@ -41,6 +41,7 @@
 #include "actors/client_actor.hpp"
 #include "actors/errors.hpp"
 #include "actors/zone.hpp"
+#include "apps/cli.hpp"
 #include "bench/amp_bench_raw.hpp"
 
 #ifndef HYPERAMP_SOURCE_DIR
@@ -328,12 +329,7 @@ std::unique_ptr<caf::actor_system_config> caf_config(const path_config& p) {
   // of the 4 ms scheduler tick; sleeping workers woken by the (yielding)
   // spinning waiter are ~300x faster here.
   c->set("work-stealing.moderate-poll-attempts", std::size_t{0});
-  // As apps/wiring.cpp: CAF 0.17.6's add_error_category<T> does not compile.
-  c->add_error_category(caf::atom("hyperamp"), [](std::uint8_t x,
-                                                  caf::atom_value,
-                                                  const caf::message&) {
-    return "hyperamp: " + actors::to_string(static_cast<actors::amp_errc>(x));
-  });
+  actors::register_errors(*c);
   return c;
 }
 
@@ -1325,18 +1321,7 @@ void print_table(const report& rep, std::ostream& out) {
 }
 
 std::string json_str(const std::string& s) {
-  std::string o = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\')
-      o += '\\', o += c;
-    else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      o += buf;
-    } else
-      o += c;
-  }
-  return o + "\"";
+  return "\"" + apps::json_escape(s) + "\"";
 }
 
 std::string json_num(double v) {

@@ -438,3 +438,10 @@ TEST_CASE("parse_count") {
   CHECK_THROWS_WITH_AS(parse_count("", "n", 1, 10), "n: '' is not a number",
                        cli_error);
 }
+
+TEST_CASE("json_escape") {
+  CHECK(json_escape("plain text") == "plain text");
+  CHECK(json_escape("a\"b\\c") == "a\\\"b\\\\c");
+  CHECK(json_escape(std::string("x\ny\0z", 5)) == "x\\u000ay\\u0000z");
+  CHECK(json_escape("\xc3\xa9") == "\xc3\xa9"); // UTF-8 passes unchanged
+}
