@@ -9,7 +9,7 @@
 
 #include <caf/all.hpp>
 
-#include "actors/messages.hpp"
+#include "actors/fwd.hpp"
 
 namespace hyperamp::actors {
 

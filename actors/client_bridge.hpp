@@ -27,9 +27,8 @@
 #include <caf/all.hpp>
 
 #include "actors/endpoint.hpp"
-#include "actors/errors.hpp"
+#include "actors/fwd.hpp"
 #include "actors/interrupt_waiter.hpp"
-#include "actors/messages.hpp"
 #include "shm/participant.hpp"
 #include "shm/payload.hpp"
 #include "shm/queue.hpp"

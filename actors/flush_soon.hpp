@@ -1,7 +1,7 @@
 // The bridges' batching rule, in one place.
 #pragma once
 
-#include "actors/messages.hpp"
+#include "actors/fwd.hpp"
 
 namespace hyperamp::actors {
 

@@ -2,7 +2,7 @@
 
 #include <caf/send.hpp>
 
-#include "actors/messages.hpp"
+#include "actors/fwd.hpp"
 
 namespace hyperamp::actors {
 

@@ -10,7 +10,7 @@ namespace hyperamp::actors {
 service_bridge::service_bridge(caf::actor_config& cfg,
                                std::shared_ptr<shm::region> r,
                                shm::participant self, service_settings s,
-                               std::vector<services::service_entry> table)
+                               std::vector<service_entry> table)
     : caf::event_based_actor(cfg),
       region_(std::move(r)),
       self_(self),

@@ -23,13 +23,13 @@
 #include <caf/all.hpp>
 
 #include "actors/endpoint.hpp"
+#include "actors/fwd.hpp"
 #include "actors/interrupt_waiter.hpp"
-#include "actors/messages.hpp"
 #include "shm/participant.hpp"
 #include "shm/queue.hpp"
 #include "shm/zone_lock.hpp"
 
-#include "services/service.hpp"
+#include "services/registry.hpp"
 
 namespace hyperamp::actors {
 
@@ -55,7 +55,7 @@ class service_bridge : public caf::event_based_actor {
 public:
   service_bridge(caf::actor_config& cfg, std::shared_ptr<shm::region> r,
                  shm::participant self, service_settings s,
-                 std::vector<services::service_entry> table);
+                 std::vector<service_entry> table);
   ~service_bridge() override;
 
   caf::behavior make_behavior() override;
@@ -69,7 +69,7 @@ private:
     std::vector<job> jobs; ///< sent to it and not answered yet
   };
   struct pool {
-    services::service_entry entry;
+    service_entry entry;
     std::vector<worker> workers;
     std::deque<job> backlog; ///< taken, waiting for worker room
   };

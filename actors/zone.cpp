@@ -2,7 +2,7 @@
 
 #include <thread>
 
-#include "actors/errors.hpp"
+#include "actors/fwd.hpp"
 #include "shm/participant.hpp"
 
 namespace hyperamp::actors {
@@ -32,71 +32,71 @@ bool bells_ok(shm::region& r, std::uint32_t own, std::uint32_t peer,
 
 } // namespace
 
-caf::actor spawn_client_zone(caf::actor_system& sys,
-                             const shm::region_options& region,
-                             const client_settings& s, std::string* error) {
-  auto r = open_region(region, error);
+caf::expected<caf::actor> spawn_client_zone(caf::actor_system& sys,
+                                            const shm::region_options& region,
+                                            const client_settings& s) {
+  std::string error;
+  auto r = open_region(region, &error);
   if (!r)
-    return {};
+    return start_error(error);
   shm::participant self;
-  if (shm::participant::claim_client(*r, s.zone_id, self) != shm::status::ok) {
-    *error = "region " + region.path + ": all " +
-             std::to_string(r->max_clients()) +
-             " client slots are taken (raise region.max_clients)";
-    return {};
-  }
+  if (shm::participant::claim_client(*r, s.zone_id, self) != shm::status::ok)
+    return start_error("region " + region.path + ": all " +
+                       std::to_string(r->max_clients()) +
+                       " client slots are taken (raise region.max_clients)");
   if (!bells_ok(*r, self.index(), shm::k_service_slot, zone_role::client,
-                s.bell, error)) {
+                s.bell, &error)) {
     self.release();
-    return {};
+    return start_error(error);
   }
   return sys.spawn<client_bridge>(std::move(r), self, s);
 }
 
-caf::actor spawn_service_zone(caf::actor_system& sys,
-                              const shm::region_options& region,
-                              const service_settings& s, std::string* error,
-                              std::vector<services::service_entry> table) {
-  auto r = open_region(region, error);
+caf::expected<caf::actor> spawn_service_zone(caf::actor_system& sys,
+                                             const shm::region_options& region,
+                                             const service_settings& s,
+                                             std::vector<service_entry> table) {
+  std::string error;
+  auto r = open_region(region, &error);
   if (!r)
-    return {};
+    return start_error(error);
   shm::participant self;
   auto st = shm::participant::claim_service(*r, s.zone_id, s.peer_dead, self);
   if (st != shm::status::ok) {
     const auto& slot = r->slot_at(shm::k_service_slot);
-    *error = "region " + region.path + ": another service zone (zone " +
-             std::to_string(slot.zone_id) + ", pid " +
-             std::to_string(slot.pid) + ") is attached and alive";
-    return {};
+    return start_error("region " + region.path +
+                       ": another service zone (zone " +
+                       std::to_string(slot.zone_id) + ", pid " +
+                       std::to_string(slot.pid) + ") is attached and alive");
   }
   // A service rings client slots; slot 1 stands for all of them here.
   if (!bells_ok(*r, shm::k_service_slot, 1, zone_role::service, s.bell,
-                error)) {
+                &error)) {
     self.release();
-    return {};
+    return start_error(error);
   }
   return sys.spawn<service_bridge>(std::move(r), self, s, std::move(table));
 }
 
-bool wait_for_service(const shm::region_options& region,
-                      std::chrono::milliseconds timeout, std::string* error) {
+caf::error wait_for_service(const shm::region_options& region,
+                            std::chrono::milliseconds timeout) {
   auto opts = region;
   opts.attach_timeout = timeout;
-  auto r = open_region(opts, error);
+  std::string error;
+  auto r = open_region(opts, &error);
   if (!r)
-    return false;
+    return start_error(error);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   auto& s = r->slot_at(shm::k_service_slot);
   const auto active = static_cast<std::uint32_t>(shm::slot_state::active);
   while (s.state.load(std::memory_order_acquire) != active) {
     if (std::chrono::steady_clock::now() >= deadline) {
-      *error = "no service zone attached to " + region.path + " after " +
-               std::to_string(timeout.count()) + " ms";
-      return false;
+      return start_error("no service zone attached to " + region.path +
+                         " after " + std::to_string(timeout.count()) + " ms");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
-  return true;
+  return caf::none;
 }
 
 caf::expected<bytes> call(caf::scoped_actor& self, const caf::actor& bridge,
@@ -107,50 +107,6 @@ caf::expected<bytes> call(caf::scoped_actor& self, const caf::actor& bridge,
       .receive([&](bytes& reply) { result = std::move(reply); },
                [&](caf::error& err) { result = std::move(err); });
   return result;
-}
-
-std::string to_string(amp_errc x) {
-  switch (x) {
-  case amp_errc::none:
-    return "none";
-  case amp_errc::overloaded:
-    return "overloaded";
-  case amp_errc::timeout:
-    return "timeout";
-  case amp_errc::peer_down:
-    return "peer_down";
-  case amp_errc::unknown_service:
-    return "unknown_service";
-  case amp_errc::bad_request:
-    return "bad_request";
-  case amp_errc::service_failed:
-    return "service_failed";
-  case amp_errc::aborted:
-    return "aborted";
-  case amp_errc::corrupt:
-    return "corrupt";
-  case amp_errc::too_large:
-    return "too_large";
-  case amp_errc::shutting_down:
-    return "shutting_down";
-  }
-  return "unknown";
-}
-
-void register_errors(caf::actor_system_config& cfg) {
-  cfg.add_error_category(
-      caf::atom("hyperamp"),
-      [](std::uint8_t x, caf::atom_value, const caf::message&) {
-        return "hyperamp: " + to_string(static_cast<amp_errc>(x));
-      });
-}
-
-std::string describe(const caf::error& e) {
-  if (!e) // category() would dereference null
-    return "none";
-  if (e.category() == caf::atom("hyperamp"))
-    return to_string(static_cast<amp_errc>(e.code()));
-  return caf::to_string(e);
 }
 
 } // namespace hyperamp::actors

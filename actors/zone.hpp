@@ -2,10 +2,10 @@
 // bridge. The C++ API a program uses instead of the amp-node CLI:
 //
 //   caf::actor_system sys{cfg};
-//   std::string err;
-//   auto bridge = hyperamp::actors::spawn_client_zone(sys, region, {}, &err);
+//   auto bridge = hyperamp::actors::spawn_client_zone(sys, region, {});
+//   if (!bridge) ... describe(bridge.error()) says why
 //   caf::scoped_actor self{sys};
-//   auto reply = hyperamp::actors::call(self, bridge, 66, {'h', 'i'});
+//   auto reply = hyperamp::actors::call(self, *bridge, 66, {'h', 'i'});
 #pragma once
 
 #include <chrono>
@@ -21,30 +21,28 @@
 namespace hyperamp::actors {
 
 /// Opens the region, claims a client slot and spawns the client bridge.
-/// Returns an invalid actor and sets *error on failure.
-caf::actor spawn_client_zone(caf::actor_system& sys,
-                             const shm::region_options& region,
-                             const client_settings& s, std::string* error);
+/// On failure: a cannot_start error whose describe() says why.
+caf::expected<caf::actor> spawn_client_zone(caf::actor_system& sys,
+                                            const shm::region_options& region,
+                                            const client_settings& s);
 
 /// Opens (or creates) the region, claims the service slot (taking over from
-/// a dead predecessor) and spawns the service bridge with `table`'s services.
-caf::actor spawn_service_zone(
-    caf::actor_system& sys, const shm::region_options& region,
-    const service_settings& s, std::string* error,
-    std::vector<services::service_entry> table = services::registry());
+/// a dead predecessor) and spawns the service bridge with `table`'s services
+/// (hyperamp's own table is services::registry()).
+caf::expected<caf::actor> spawn_service_zone(caf::actor_system& sys,
+                                             const shm::region_options& region,
+                                             const service_settings& s,
+                                             std::vector<service_entry> table);
 
 /// Waits until the region's service slot is held by a live service, or the
 /// deadline passes. For clients that start together with the service.
-bool wait_for_service(const shm::region_options& region,
-                      std::chrono::milliseconds timeout, std::string* error);
+caf::error wait_for_service(const shm::region_options& region,
+                            std::chrono::milliseconds timeout);
 
 /// A blocking request from non-actor code.
 caf::expected<bytes>
 call(caf::scoped_actor& self, const caf::actor& bridge,
      std::uint32_t service_id, bytes data,
      std::chrono::milliseconds timeout = std::chrono::seconds(30));
-
-/// Renders any error of a call (hyperamp, CAF system errors) as text.
-std::string describe(const caf::error& e);
 
 } // namespace hyperamp::actors

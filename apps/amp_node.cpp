@@ -14,11 +14,12 @@
 #include <caf/all.hpp>
 
 #include "actors/client_actor.hpp"
-#include "actors/errors.hpp"
+#include "actors/fwd.hpp"
 #include "actors/zone.hpp"
 #include "apps/cli.hpp"
 #include "apps/wiring.hpp"
 #include "config/role.hpp"
+#include "services/registry.hpp"
 
 using namespace hyperamp;
 using apps::command;
@@ -73,13 +74,14 @@ void block_signals() {
 }
 
 int run_service(caf::actor_system& sys, const config::role_config& cfg) {
-  std::string err;
-  auto bridge = actors::spawn_service_zone(sys, apps::region_options(cfg),
-                                           apps::service_settings(cfg), &err);
-  if (!bridge) {
-    std::cerr << "amp-node: " << err << "\n";
+  auto spawned = actors::spawn_service_zone(sys, apps::region_options(cfg),
+                                            apps::service_settings(cfg),
+                                            services::registry());
+  if (!spawned) {
+    std::cerr << "amp-node: " << actors::describe(spawned.error()) << "\n";
     return 1;
   }
+  auto bridge = *spawned;
   std::cout << "service zone " << cfg.zone_id << " serving " << cfg.region.path
             << " (" << apps::service_list() << "; " << cfg.service.workers
             << " workers per service)" << std::endl;
@@ -97,16 +99,18 @@ int run_service(caf::actor_system& sys, const config::role_config& cfg) {
 /// why and returns an invalid handle if either fails.
 caf::actor start_client_zone(caf::actor_system& sys,
                              const config::role_config& cfg) {
-  std::string err;
   auto ro = apps::region_options(cfg);
-  caf::actor bridge;
-  if (actors::wait_for_service(
-          ro, std::chrono::milliseconds(cfg.timeouts.attach_ms), &err))
-    bridge =
-        actors::spawn_client_zone(sys, ro, apps::client_settings(cfg), &err);
-  if (!bridge)
-    std::cerr << "amp-node: " << err << "\n";
-  return bridge;
+  auto err = actors::wait_for_service(
+      ro, std::chrono::milliseconds(cfg.timeouts.attach_ms));
+  if (!err) {
+    auto bridge =
+        actors::spawn_client_zone(sys, ro, apps::client_settings(cfg));
+    if (bridge)
+      return *bridge;
+    err = std::move(bridge.error());
+  }
+  std::cerr << "amp-node: " << actors::describe(err) << "\n";
+  return {};
 }
 
 struct call_summary {

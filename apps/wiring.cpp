@@ -1,7 +1,7 @@
 #include "apps/wiring.hpp"
 
-#include "actors/errors.hpp"
-#include "services/service.hpp"
+#include "actors/fwd.hpp"
+#include "services/registry.hpp"
 
 namespace hyperamp::apps {
 

@@ -39,10 +39,11 @@
 #include <caf/all.hpp>
 
 #include "actors/client_actor.hpp"
-#include "actors/errors.hpp"
+#include "actors/fwd.hpp"
 #include "actors/zone.hpp"
 #include "apps/cli.hpp"
 #include "bench/amp_bench_raw.hpp"
+#include "services/registry.hpp"
 
 #ifndef HYPERAMP_SOURCE_DIR
 #  define HYPERAMP_SOURCE_DIR "."
@@ -407,12 +408,12 @@ int service_child(const path_config& p, const shm::region_options& ro,
   {
     auto cfg = caf_config(p);
     caf::actor_system sys{*cfg};
-    std::string err;
-    auto bridge = actors::spawn_service_zone(sys, ro, s, &err);
-    if (!bridge) {
-      bench::report_error(ready, err);
+    auto spawned = actors::spawn_service_zone(sys, ro, s, services::registry());
+    if (!spawned) {
+      bench::report_error(ready, actors::describe(spawned.error()));
       rc = 1;
     } else {
+      auto bridge = *spawned;
       bench::report_ready(ready);
       bench::wait_stop(stop);
       caf::anon_send_exit(bridge, caf::exit_reason::user_shutdown);
@@ -547,16 +548,16 @@ run_result client_zone(const path_config& p, const shm::region_options& ro,
                        const budget& b) {
   auto cfg = caf_config(p);
   caf::actor_system sys{*cfg};
-  std::string err;
-  if (!actors::wait_for_service(ro, std::chrono::seconds(10), &err))
-    return bench::failure(err);
+  if (auto err = actors::wait_for_service(ro, std::chrono::seconds(10)))
+    return bench::failure(actors::describe(err));
   actors::client_settings cs;
   cs.bell = bell_of(p);
   cs.pending_limit = 1u << 20;
   cs.request_timeout = std::chrono::seconds(30);
-  auto bridge = actors::spawn_client_zone(sys, ro, cs, &err);
-  if (!bridge)
-    return bench::failure(err);
+  auto spawned = actors::spawn_client_zone(sys, ro, cs);
+  if (!spawned)
+    return bench::failure(actors::describe(spawned.error()));
+  auto bridge = *spawned;
   std::vector<caf::actor> clients;
   for (std::uint32_t i = 0; i < p.actors; ++i)
     clients.push_back(actors::spawn_client_actor(sys, bridge, p.in_flight));
@@ -1016,8 +1017,10 @@ pid_t start_service(const seed_env& e, std::string* error) {
   ro.max_clients = 256;
   ro.payload_size = 1u << 20;
   ro.create = shm::create_mode::attach;
-  if (actors::wait_for_service(ro, std::chrono::seconds(15), error))
+  auto err = actors::wait_for_service(ro, std::chrono::seconds(15));
+  if (!err)
     return svc;
+  *error = actors::describe(err);
   ::kill(svc, SIGKILL);
   reap(svc);
   return -1;

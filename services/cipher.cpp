@@ -25,7 +25,7 @@ void xor_pad(std::uint8_t* data, std::size_t n) noexcept {
     data[i] = static_cast<std::uint8_t>(data[i] ^ bytes[i % 16]);
 }
 
-actors::job_result pad_job(actors::job& j) noexcept {
+vocab::job_result pad_job(vocab::job& j) noexcept {
   if (j.length == 0)
     return {shm::wire_status::bad_request, 0};
   xor_pad(j.data, j.length);

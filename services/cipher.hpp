@@ -17,12 +17,12 @@ void xor_pad(std::uint8_t* data, std::size_t n) noexcept;
 
 } // namespace hyperamp::services
 
-#include "actors/messages.hpp"
+#include "vocab/messages.hpp"
 
 namespace hyperamp::services {
 
 /// The work of services 1 and 2: the pad over the whole payload; an empty
 /// payload is a bad request, as in hvisor-tool (length - 1 <= 0 fails).
-actors::job_result pad_job(actors::job& j) noexcept;
+vocab::job_result pad_job(vocab::job& j) noexcept;
 
 } // namespace hyperamp::services

@@ -1,5 +1,5 @@
 // Service 66, echo: the response is the request.
-#include "services/service.hpp"
+#include "services/registry.hpp"
 
 namespace hyperamp::services {
 
@@ -17,7 +17,7 @@ public:
 } // namespace
 
 service_entry echo_entry() {
-  return make_entry<echo_service>(0, true);
+  return make_entry<echo_service>(true);
 }
 
 } // namespace hyperamp::services

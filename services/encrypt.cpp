@@ -2,7 +2,7 @@
 // encrypts to 16 4e 2c 2f 12). An empty payload is a bad request, as in
 // hvisor-tool, where length - 1 <= 0 fails.
 #include "services/cipher.hpp"
-#include "services/service.hpp"
+#include "services/registry.hpp"
 
 namespace hyperamp::services {
 
@@ -20,7 +20,7 @@ public:
 } // namespace
 
 service_entry encrypt_entry() {
-  return make_entry<encrypt_service>(0, true);
+  return make_entry<encrypt_service>(true);
 }
 
 } // namespace hyperamp::services

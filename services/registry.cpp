@@ -1,4 +1,4 @@
-#include "services/service.hpp"
+#include "services/registry.hpp"
 
 #include <algorithm>
 

@@ -5,7 +5,7 @@
 // test/example/ compiles this very file and runs it through two zones.
 #include <algorithm>
 
-#include "services/service.hpp"
+#include "services/registry.hpp"
 
 namespace hyperamp::services {
 
@@ -29,7 +29,7 @@ public:
 
 // services.def's HYPERAMP_SERVICE(3, reverse) calls this by name.
 service_entry reverse_entry() {
-  return make_entry<reverse_service>(0, /* may run inline */ true);
+  return make_entry<reverse_service>(/* may run inline */ true);
 }
 
 } // namespace hyperamp::services

@@ -27,11 +27,10 @@
 #include <vector>
 
 #include "actors/client_bridge.hpp"
-#include "actors/errors.hpp"
-#include "actors/messages.hpp"
+#include "actors/fwd.hpp"
 #include "actors/service_bridge.hpp"
 #include "actors/zone.hpp"
-#include "services/service.hpp"
+#include "services/registry.hpp"
 #include "shm/layout.hpp"
 #include "shm/participant.hpp"
 #include "shm/queue.hpp"
@@ -162,8 +161,8 @@ public:
   const char* name() const override { return "failing_service"; }
 };
 
-inline services::service_entry slow_entry() {
-  services::service_entry e;
+inline vocab::service_entry slow_entry() {
+  vocab::service_entry e;
   e.id = k_slow_id;
   e.name = "slow";
   e.spawn = [](caf::actor_system& sys) -> service_actor {
@@ -172,8 +171,8 @@ inline services::service_entry slow_entry() {
   return e;
 }
 
-inline services::service_entry failing_entry() {
-  services::service_entry e;
+inline vocab::service_entry failing_entry() {
+  vocab::service_entry e;
   e.id = k_failing_id;
   e.name = "failing";
   e.spawn = [](caf::actor_system& sys) -> service_actor {
@@ -183,8 +182,8 @@ inline services::service_entry failing_entry() {
 }
 
 /// The registry's table (1, 2, 66) plus `extra`.
-inline std::vector<services::service_entry>
-table_with(std::vector<services::service_entry> extra = {}) {
+inline std::vector<vocab::service_entry>
+table_with(std::vector<vocab::service_entry> extra = {}) {
   auto t = services::registry();
   for (auto& e : extra)
     t.push_back(e);
@@ -365,10 +364,10 @@ struct bridge_fixture {
 
   /// Claims the service slot (taking over a silent predecessor) and spawns
   /// a service bridge; runs its start-up.
-  caf::actor spawn_service(
-      service_settings s,
-      std::vector<services::service_entry> table = services::registry(),
-      bool expect_takeover = false) {
+  caf::actor
+  spawn_service(service_settings s,
+                std::vector<vocab::service_entry> table = services::registry(),
+                bool expect_takeover = false) {
     auto m = mapping();
     shm::participant self;
     // The predecessor (if any) never beats in these tests: a short watch.

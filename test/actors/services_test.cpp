@@ -1,6 +1,6 @@
 // The services table (services.def) and the plain process functions of the
 // built-in services, against the hvisor-tool test vectors
-// (reference: hvisor-tool-hyperamp.md section 3.1).
+// (hvisor-tool's services 1 and 2 and its published vectors).
 #include <doctest/doctest.h>
 
 #include <cstdint>
@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "services/cipher.hpp"
-#include "services/service.hpp"
+#include "services/registry.hpp"
 
 using namespace hyperamp;
 
@@ -30,11 +30,11 @@ bytes to_bytes(const std::string& s) {
 
 /// Runs service `id`'s plain function over `in`; the buffer has room for
 /// `extra` more bytes (as the payload capacity would).
-actors::job_result run(std::uint32_t id, bytes& data) {
+vocab::job_result run(std::uint32_t id, bytes& data) {
   const auto* e = services::find(id);
   REQUIRE(e != nullptr);
   REQUIRE(static_cast<bool>(e->run_inline));
-  actors::job j;
+  vocab::job j;
   j.service_id = id;
   j.data = data.data();
   j.length = static_cast<std::uint32_t>(data.size());

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "actors/zone.hpp"
+#include "services/registry.hpp"
 
 namespace hyperamp::services {
 service_entry reverse_entry();
@@ -21,24 +22,23 @@ TEST_CASE("example: the reverse service of docs/adding-a-service.md works") {
   auto table = services::registry();
   table.push_back(services::reverse_entry());
   table.back().id = 3;
-  std::string err;
   {
     caf::actor_system_config cfg;
     cfg.set("scheduler.max-threads", std::size_t{2});
     caf::actor_system sys{cfg};
-    auto service = actors::spawn_service_zone(sys, ro, {}, &err, table);
-    REQUIRE_MESSAGE(service, err);
-    auto client = actors::spawn_client_zone(sys, ro, {}, &err);
-    REQUIRE_MESSAGE(client, err);
+    auto service = actors::spawn_service_zone(sys, ro, {}, table);
+    REQUIRE_MESSAGE(service, actors::describe(service.error()));
+    auto client = actors::spawn_client_zone(sys, ro, {});
+    REQUIRE_MESSAGE(client, actors::describe(client.error()));
     caf::scoped_actor self{sys};
-    auto r = actors::call(self, client, 3, {'a', 'b', 'c'});
+    auto r = actors::call(self, *client, 3, {'a', 'b', 'c'});
     REQUIRE(r);
     CHECK(*r == actors::bytes{'c', 'b', 'a'});
-    auto e = actors::call(self, client, 1, {'h', 'e', 'l', 'l', 'o'});
+    auto e = actors::call(self, *client, 1, {'h', 'e', 'l', 'l', 'o'});
     REQUIRE(e);
     CHECK(*e == actors::bytes{0x16, 0x4e, 0x2c, 0x2f, 0x12});
-    caf::anon_send_exit(client, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(service, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(*client, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(*service, caf::exit_reason::user_shutdown);
   }
   ::unlink(ro.path.c_str());
 }

@@ -7,8 +7,10 @@
 #include <string>
 
 #include <caf/error.hpp>
+#include <caf/make_message.hpp>
+#include <caf/message.hpp>
 
-namespace hyperamp::actors {
+namespace hyperamp::vocab {
 
 enum class amp_errc : std::uint8_t {
   none = 0,
@@ -22,27 +24,34 @@ enum class amp_errc : std::uint8_t {
   corrupt = 8,         ///< the completion failed validation
   too_large = 9,       ///< payload bigger than the client's partition
   shutting_down = 10,  ///< the bridge is stopping
+  cannot_start = 11,   ///< a zone could not start; the context says why
 };
+
+/// A cannot_start error whose describe() is `why`.
+caf::error start_error(std::string why);
 
 std::string to_string(amp_errc x);
 
-} // namespace hyperamp::actors
+} // namespace hyperamp::vocab
 
 namespace caf {
 class actor_system_config;
 } // namespace caf
 
-namespace hyperamp::actors {
+namespace hyperamp::vocab {
 
 /// Lets actor_system::render print hyperamp errors by name. (CAF 0.17.6's
 /// add_error_category<T> does not compile: this gives the renderer.)
 void register_errors(caf::actor_system_config& cfg);
 
-} // namespace hyperamp::actors
+} // namespace hyperamp::vocab
 
-CAF_ERROR_CODE_ENUM(hyperamp::actors::amp_errc, "hyperamp")
+CAF_ERROR_CODE_ENUM(hyperamp::vocab::amp_errc, "hyperamp")
 
-namespace hyperamp::actors {
+namespace hyperamp::vocab {
+
+/// Renders any error of a call (hyperamp, CAF system errors) as text.
+std::string describe(const caf::error& e);
 
 /// True if `e` is the hyperamp error `code`. (CAF 0.17's category() and
 /// code() dereference null on an empty error: test it first.)
@@ -51,4 +60,4 @@ inline bool is(const caf::error& e, amp_errc code) {
          e.code() == static_cast<std::uint8_t>(code);
 }
 
-} // namespace hyperamp::actors
+} // namespace hyperamp::vocab

@@ -1,4 +1,6 @@
-// Message types between client actors, bridges, workers and services.
+// The actor vocabulary: the message types that client actors, bridges,
+// pools, workers and services exchange. Depends on shm/ (wire statuses) and
+// CAF only, so that services/ and actors/ can both build on it.
 #pragma once
 
 #include <cstdint>
@@ -8,7 +10,7 @@
 
 #include "shm/layout.hpp"
 
-namespace hyperamp::actors {
+namespace hyperamp::vocab {
 
 // -- atoms (at most 10 characters) -------------------------------------------
 
@@ -72,11 +74,11 @@ struct bridge_stats {
   std::uint64_t inline_runs = 0; ///< jobs run inside the bridge
 };
 
-} // namespace hyperamp::actors
+} // namespace hyperamp::vocab
 
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hyperamp::actors::job)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hyperamp::actors::job_result)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hyperamp::actors::bridge_stats)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hyperamp::actors::call_spec)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<hyperamp::actors::call_spec>)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hyperamp::actors::call_replies)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hyperamp::vocab::job)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hyperamp::vocab::job_result)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hyperamp::vocab::bridge_stats)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hyperamp::vocab::call_spec)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<hyperamp::vocab::call_spec>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hyperamp::vocab::call_replies)

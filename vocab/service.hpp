@@ -1,20 +1,18 @@
-// What a service is: an actor class implementing actors::service_actor,
-// registered under its id in services/services.def. Most services are a
-// pure function over the payload; basic_service turns one into an actor.
+// What a service is: an actor class implementing vocab::service_actor,
+// registered under its id in a table of service_entry rows (hyperamp's own
+// table is services/services.def). Most services are a pure function over
+// the payload; basic_service turns one into an actor. A service with state
+// of its own is any actor class with the service_actor interface (see
+// docs/adding-a-service.md).
 #pragma once
 
 #include <cstdint>
-#include <vector>
 
 #include <caf/all.hpp>
 
-#include "actors/messages.hpp"
+#include "vocab/messages.hpp"
 
-namespace hyperamp::services {
-
-using actors::job;
-using actors::job_result;
-using actors::service_actor;
+namespace hyperamp::vocab {
 
 /// A service actor whose work is `Derived::process(job&)`, a static function
 /// that transforms the payload in place and returns the wire status and the
@@ -31,22 +29,21 @@ public:
   const char* name() const override { return Derived::service_name; }
 };
 
-/// One row of the service table.
+/// One row of a service table: what runs under service id `id`.
 struct service_entry {
   std::uint32_t id = 0;
   const char* name = "";
-  /// Spawns one instance of the service actor.
+  /// Spawns one instance of the service actor (one worker of its pool).
   service_actor (*spawn)(caf::actor_system&) = nullptr;
   /// The same work as a plain function, for running trivial services inline
   /// in the bridge (nullptr: always go through the actor).
   job_result (*run_inline)(job&) = nullptr;
 };
 
-/// Builds the table row of a basic_service.
+/// The row of a basic_service; the table it goes into gives it its id.
 template <class Service>
-service_entry make_entry(std::uint32_t id, bool inline_ok) {
+service_entry make_entry(bool inline_ok) {
   service_entry e;
-  e.id = id;
   e.name = Service::service_name;
   e.spawn = [](caf::actor_system& sys) -> service_actor {
     return sys.spawn<Service>();
@@ -55,10 +52,4 @@ service_entry make_entry(std::uint32_t id, bool inline_ok) {
   return e;
 }
 
-/// The one table of services (from services.def), sorted by id.
-const std::vector<service_entry>& registry();
-
-/// The row for `id`, or nullptr for an unknown service.
-const service_entry* find(std::uint32_t id);
-
-} // namespace hyperamp::services
+} // namespace hyperamp::vocab
