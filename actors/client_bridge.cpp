@@ -319,9 +319,7 @@ void client_bridge::on_tick() {
 }
 
 void client_bridge::check_peer(time_point now) {
-  auto& s = region_->slot_at(shm::k_service_slot);
-  const bool present = s.state.load(std::memory_order_acquire) ==
-                       static_cast<std::uint32_t>(shm::slot_state::active);
+  const bool present = shm::is_active(region_->slot_at(shm::k_service_slot));
   const bool up = present && !service_live_.dead(shm::k_service_slot, now);
   if (peer_up_ && !up)
     fail_all(amp_errc::peer_down);

@@ -247,25 +247,23 @@ void service_bridge::ring(std::uint16_t slot) {
 
 void service_bridge::on_tick() {
   const auto now = clock().now();
-  const auto k_free = static_cast<std::uint32_t>(shm::slot_state::free);
   for (std::uint32_t s = 1; s <= region_->max_clients(); ++s) {
-    if (!clients_.dead(s, now)) {
-      // Completions for a client that has left (read without the lock as a
-      // hint; reap_departed checks again under it).
-      auto& slot = region_->slot_at(s);
-      if (slot.state.load(std::memory_order_relaxed) == k_free &&
-          __atomic_load_n(&slot.completed_head, __ATOMIC_RELAXED) != shm::k_nil)
-        queue_.reap_departed(static_cast<std::uint16_t>(s));
+    const auto slot = static_cast<std::uint16_t>(s);
+    std::uint32_t epoch = 0;
+    if (clients_.dead(s, now, &epoch)) {
+      // Entries back and the slot evicted in one hold of the lock; a new
+      // epoch, so should the silent client only have been stalled, its own
+      // release() later leaves the slot (and its next owner) alone.
+      queue_.evict_client(slot, epoch);
+      clients_.reset(s);
       continue;
     }
-    queue_.reap_client(static_cast<std::uint16_t>(s));
-    // A new epoch first: should the silent client only have been stalled,
-    // its own release() later leaves the slot (and its next owner) alone.
-    region_->slot_at(s).epoch.fetch_add(1, std::memory_order_relaxed);
-    region_->slot_at(s).state.store(
-        static_cast<std::uint32_t>(shm::slot_state::free),
-        std::memory_order_release);
-    clients_.reset(s);
+    // Completions for a client that has left (read without the lock as a
+    // hint; reap_departed checks again under it).
+    if (!shm::is_active(region_->slot_at(s)) &&
+        __atomic_load_n(&region_->slot_at(s).completed_head,
+                        __ATOMIC_RELAXED) != shm::k_nil)
+      queue_.reap_departed(slot);
   }
   drain(); // a safety net: a lost wake-up costs one tick, never a hang
 }

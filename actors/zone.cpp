@@ -88,8 +88,7 @@ caf::error wait_for_service(const shm::region_options& region,
     return start_error(error);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   auto& s = r->slot_at(shm::k_service_slot);
-  const auto active = static_cast<std::uint32_t>(shm::slot_state::active);
-  while (s.state.load(std::memory_order_acquire) != active) {
+  while (!shm::is_active(s)) {
     if (std::chrono::steady_clock::now() >= deadline) {
       return start_error("no service zone attached to " + region.path +
                          " after " + std::to_string(timeout.count()) + " ms");

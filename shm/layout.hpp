@@ -67,7 +67,7 @@ enum class list_id : std::uint16_t {
 };
 inline constexpr std::uint16_t k_list_id_max = 5;
 
-/// Values of slot_header::state.
+/// Values of the state half of slot::owner.
 enum class slot_state : std::uint32_t { free = 0, active = 1 };
 
 /// Values of entry::status, written by the service before completion.
@@ -114,9 +114,11 @@ struct region_header {
 
 /// One participant slot: 192 bytes, three cache lines, one writer each.
 struct slot {
-  // -- line A: written by the owner only -----------------------------------
-  std::atomic<std::uint32_t> state;     // 0   slot_state, claimed by CAS
-  std::atomic<std::uint32_t> epoch;     // 4   +1 on every claim
+  // -- line A: written by the owner (the owner word also by the reaper) ----
+  /// bits 0-31 slot_state, bits 32-63 epoch (+1 on every claim, eviction or
+  /// takeover); changed only as one word, by compare-and-swap
+  /// (shm/participant.hpp has the whole protocol).
+  std::atomic<std::uint64_t> owner;     // 0
   std::atomic<std::uint64_t> heartbeat; // 8   +1 periodically while alive
   std::uint32_t pid;                    // 16  host pid (diagnostics)
   std::uint32_t zone_id;                // 20
@@ -188,8 +190,8 @@ static_assert(offsetof(region_header, reserved2) == 128);
 
 static_assert(sizeof(slot) == 3 * k_cache_line && alignof(slot) == 8,
               "a slot is three cache lines, one per writer");
-static_assert(offsetof(slot, state) == 0);
-static_assert(offsetof(slot, epoch) == 4);
+static_assert(offsetof(slot, owner) == 0,
+              "state at bytes 0-3 and epoch at bytes 4-7, as one LE word");
 static_assert(offsetof(slot, heartbeat) == 8);
 static_assert(offsetof(slot, pid) == 16);
 static_assert(offsetof(slot, zone_id) == 20);

@@ -9,30 +9,90 @@ namespace hyperamp::shm {
 
 namespace {
 
-constexpr auto k_free = static_cast<std::uint32_t>(slot_state::free);
-constexpr auto k_active = static_cast<std::uint32_t>(slot_state::active);
+/// One transition of the owner word: from exactly `from` to `to`.
+/// acq_rel: a claimant sees everything the reaper or the previous owner
+/// wrote before freeing; a releaser's last writes are visible to the next.
+bool transition(slot& s, owner_word from, owner_word to) noexcept {
+  std::uint64_t expected = pack(from);
+  return s.owner.compare_exchange_strong(
+      expected, pack(to), std::memory_order_acq_rel, std::memory_order_relaxed);
+}
+
+constexpr owner_word active(std::uint32_t epoch) noexcept {
+  return {slot_state::active, epoch};
+}
+
+constexpr owner_word free_at(std::uint32_t epoch) noexcept {
+  return {slot_state::free, epoch};
+}
 
 } // namespace
 
-void participant::init(region& r, std::uint32_t idx,
-                       std::uint32_t zone_id) noexcept {
+owner_word read_owner(const slot& s) noexcept {
+  return unpack(s.owner.load(std::memory_order_acquire));
+}
+
+bool try_claim(slot& s, std::uint32_t* epoch) noexcept {
+  const std::uint64_t raw = s.owner.load(std::memory_order_acquire);
+  const owner_word seen = unpack(raw);
+  if (seen.active())
+    return false;
+  // From the raw word, so a free slot with garbage in its state bits (any
+  // value but active) is claimable too.
+  std::uint64_t expected = raw;
+  const owner_word next = active(seen.epoch + 1);
+  if (!s.owner.compare_exchange_strong(expected, pack(next),
+                                       std::memory_order_acq_rel,
+                                       std::memory_order_relaxed))
+    return false;
+  *epoch = next.epoch;
+  return true;
+}
+
+bool try_release(slot& s, std::uint32_t epoch) noexcept {
+  return transition(s, active(epoch), free_at(epoch));
+}
+
+bool try_evict(slot& s, std::uint32_t epoch) noexcept {
+  return transition(s, active(epoch), free_at(epoch + 1));
+}
+
+bool try_take_over(slot& s, std::uint32_t epoch) noexcept {
+  return transition(s, active(epoch), active(epoch + 1));
+}
+
+bool silence_watch::silent(std::uint64_t identity, std::uint64_t beat,
+                           clock::time_point now) noexcept {
+  if (!valid_ || identity != identity_ || beat != beat_) {
+    identity_ = identity;
+    beat_ = beat;
+    since_ = now;
+    valid_ = true;
+    return false;
+  }
+  return now - since_ >= dead_after_;
+}
+
+// -- participant
+// ---------------------------------------------------------------
+
+void participant::init(region& r, std::uint32_t idx, std::uint32_t zone_id,
+                       std::uint32_t epoch) noexcept {
   region_ = &r;
   index_ = idx;
+  epoch_ = epoch;
   slot& s = r.slot_at(idx);
   s.pid = static_cast<std::uint32_t>(::getpid());
   s.zone_id = zone_id;
-  epoch_ = s.epoch.fetch_add(1, std::memory_order_relaxed) + 1;
   s.heartbeat.fetch_add(1, std::memory_order_release);
 }
 
 status participant::claim_client(region& r, std::uint32_t zone_id,
                                  participant& out) noexcept {
   for (std::uint32_t i = 1; i <= r.max_clients(); ++i) {
-    std::uint32_t expected = k_free;
-    // acq_rel: we see the reaper's cleanup of the slot's lists.
-    if (r.slot_at(i).state.compare_exchange_strong(expected, k_active,
-                                                   std::memory_order_acq_rel)) {
-      out.init(r, i, zone_id);
+    std::uint32_t epoch = 0;
+    if (try_claim(r.slot_at(i), &epoch)) {
+      out.init(r, i, zone_id, epoch);
       return status::ok;
     }
   }
@@ -43,30 +103,37 @@ status participant::claim_service(region& r, std::uint32_t zone_id,
                                   std::chrono::nanoseconds dead_after,
                                   participant& out) {
   slot& s = r.slot_at(k_service_slot);
-  std::uint32_t expected = k_free;
-  if (s.state.compare_exchange_strong(expected, k_active,
-                                      std::memory_order_acq_rel)) {
-    out.init(r, k_service_slot, zone_id);
+  std::uint32_t epoch = 0;
+  if (try_claim(s, &epoch)) {
+    out.init(r, k_service_slot, zone_id, epoch);
     return status::ok;
   }
-  // Active: alive or dead? Watch the heartbeat; not a hot path.
-  const auto beat = s.heartbeat.load(std::memory_order_relaxed);
-  const auto until = std::chrono::steady_clock::now() + dead_after;
-  while (std::chrono::steady_clock::now() < until) {
-    if (s.heartbeat.load(std::memory_order_relaxed) != beat)
+  // Active: alive or dead? Watch it for dead_after; not a hot path. Any
+  // sign of life (a beat, a new epoch) means alive.
+  silence_watch watch{dead_after};
+  const owner_word first = read_owner(s);
+  const auto first_beat = s.heartbeat.load(std::memory_order_relaxed);
+  for (;;) {
+    const owner_word w = read_owner(s);
+    if (!w.active()) { // released meanwhile: claim it normally
+      if (!try_claim(s, &epoch))
+        return status::peer_alive;
+      out.init(r, k_service_slot, zone_id, epoch);
+      return status::ok;
+    }
+    const auto beat = s.heartbeat.load(std::memory_order_relaxed);
+    if (w.epoch != first.epoch || beat != first_beat)
       return status::peer_alive;
+    if (watch.silent(w.epoch, beat, silence_watch::clock::now())) {
+      // One CAS decides between would-be successors; the loser backs off.
+      if (!try_take_over(s, w.epoch))
+        return status::peer_alive;
+      out.init(r, k_service_slot, zone_id, w.epoch + 1);
+      out.took_over_ = true;
+      return status::ok;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  // Take over by moving the heartbeat ourselves: a second would-be successor
-  // that also watched it sees it move and backs off.
-  auto seen = beat;
-  if (!s.heartbeat.compare_exchange_strong(seen, beat + 1,
-                                           std::memory_order_acq_rel))
-    return status::peer_alive;
-  s.state.store(k_active, std::memory_order_release);
-  out.init(r, k_service_slot, zone_id);
-  out.took_over_ = true;
-  return status::ok;
 }
 
 void participant::beat() noexcept {
@@ -77,38 +144,38 @@ void participant::beat() noexcept {
 void participant::release() noexcept {
   if (!region_)
     return;
-  // Only while the slot is still ours: a participant that was merely
-  // stalled, declared dead and succeeded must not free its successor's slot.
-  slot& s = region_->slot_at(index_);
-  if (s.epoch.load(std::memory_order_acquire) == epoch_)
-    // release: our last writes are visible to the next owner.
-    s.state.store(k_free, std::memory_order_release);
+  // One CAS from active(our epoch): if we were evicted or taken over while
+  // stalled, the epoch moved on and the successor's slot is left alone.
+  try_release(region_->slot_at(index_), epoch_);
   region_ = nullptr;
 }
 
+// -- liveness_monitor
+// ------------------------------------------------------------
+
 liveness_monitor::liveness_monitor(region& r,
                                    std::chrono::nanoseconds dead_after)
-    : region_(&r), dead_after_(dead_after), seen_(r.max_clients() + 1u) {}
+    : region_(&r), watch_(r.max_clients() + 1u, silence_watch{dead_after}) {}
 
 bool liveness_monitor::dead(std::uint32_t idx,
-                            std::chrono::steady_clock::time_point now) {
+                            std::chrono::steady_clock::time_point now,
+                            std::uint32_t* epoch) {
   slot& s = region_->slot_at(idx);
-  seen& w = seen_[idx];
-  if (s.state.load(std::memory_order_acquire) != k_active) {
-    w.valid = false;
+  const owner_word w = read_owner(s);
+  if (!w.active()) {
+    watch_[idx].reset();
     return false;
   }
   const auto beat = s.heartbeat.load(std::memory_order_relaxed);
-  const auto epoch = s.epoch.load(std::memory_order_relaxed);
-  if (!w.valid || beat != w.beat || epoch != w.epoch) {
-    w = seen{beat, epoch, true, now};
+  if (!watch_[idx].silent(w.epoch, beat, now))
     return false;
-  }
-  return now - w.since >= dead_after_;
+  if (epoch != nullptr)
+    *epoch = w.epoch;
+  return true;
 }
 
 void liveness_monitor::reset(std::uint32_t idx) {
-  seen_[idx].valid = false;
+  watch_[idx].reset();
 }
 
 } // namespace hyperamp::shm

@@ -1,10 +1,25 @@
 // Participant slots: who is attached to a region, and whether they are alive.
 //
-// Slot 0 is the service zone, slots 1..max_clients are client processes. An
-// owner claims a slot by CAS (free -> active), bumps its epoch, and beats its
-// heartbeat while alive. Liveness is judged only by the observer's own clock
-// ("the heartbeat did not move for dead_after"), so no shared clock between
-// zones is needed.
+// Slot 0 is the service zone, slots 1..max_clients are client processes.
+//
+// The slot protocol. A slot's owner word packs its state and its epoch into
+// one 64-bit word that changes only by compare-and-swap, so "is it still
+// mine" and "free it" are one indivisible step:
+//
+//   claim      free(e)   -> active(e+1)   a new owner (client or service)
+//   release    active(e) -> free(e)       the owner of epoch e, orderly exit
+//   evict      active(e) -> free(e+1)     the reaper, owner of e found dead
+//   take over  active(e) -> active(e+1)   a new service, owner of e dead
+//
+// Every transition names the epoch it starts from, so an owner that was
+// only stalled, declared dead and replaced can never free its successor's
+// slot: its release expects active(e) and finds active(e+2).
+//
+// "Is this peer dead" is judged only by the observer's own clock: a
+// silence_watch sees the pair (identity, heartbeat) stay unchanged for
+// dead_after. No shared clock between zones is needed. The same watch
+// serves the liveness monitor, the claim of slot 0, the reaper (through the
+// monitor) and queue_lock's eviction of a dead holder.
 #pragma once
 
 #include <chrono>
@@ -17,6 +32,75 @@
 namespace hyperamp::shm {
 
 class region;
+
+// -- the owner word ----------------------------------------------------------
+
+/// The decoded owner word of a slot.
+struct owner_word {
+  slot_state state = slot_state::free;
+  std::uint32_t epoch = 0;
+  bool active() const noexcept { return state == slot_state::active; }
+};
+
+constexpr std::uint64_t pack(owner_word w) noexcept {
+  return static_cast<std::uint64_t>(w.state) | (std::uint64_t{w.epoch} << 32);
+}
+
+/// Any state other than active reads as free: a garbage word is nobody's.
+constexpr owner_word unpack(std::uint64_t v) noexcept {
+  return {static_cast<std::uint32_t>(v) ==
+                  static_cast<std::uint32_t>(slot_state::active)
+              ? slot_state::active
+              : slot_state::free,
+          static_cast<std::uint32_t>(v >> 32)};
+}
+
+/// The owner word (acquire: the previous owner's writes are visible).
+owner_word read_owner(const slot& s) noexcept;
+
+/// True if the slot is held by a participant (alive or not).
+inline bool is_active(const slot& s) noexcept {
+  return read_owner(s).active();
+}
+
+// -- the four transitions (each one CAS; false if the word was not `from`) ---
+
+/// free(any) -> active(e+1); on success *epoch = e+1.
+bool try_claim(slot& s, std::uint32_t* epoch) noexcept;
+/// active(epoch) -> free(epoch).
+bool try_release(slot& s, std::uint32_t epoch) noexcept;
+/// active(epoch) -> free(epoch+1).
+bool try_evict(slot& s, std::uint32_t epoch) noexcept;
+/// active(epoch) -> active(epoch+1).
+bool try_take_over(slot& s, std::uint32_t epoch) noexcept;
+
+// -- is this peer dead -------------------------------------------------------
+
+/// One observer's watch over one participant: silent (dead) once the pair
+/// (identity, beat) has not changed for dead_after on the observer's clock.
+/// identity is whatever names the participant's current life (its epoch,
+/// or the lock word it holds): a change means a new life, never death.
+class silence_watch {
+public:
+  using clock = std::chrono::steady_clock;
+
+  explicit silence_watch(std::chrono::nanoseconds dead_after) noexcept
+      : dead_after_(dead_after) {}
+
+  bool silent(std::uint64_t identity, std::uint64_t beat,
+              clock::time_point now) noexcept;
+  void reset() noexcept { valid_ = false; }
+
+private:
+  std::chrono::nanoseconds dead_after_;
+  std::uint64_t identity_ = 0;
+  std::uint64_t beat_ = 0;
+  clock::time_point since_{};
+  bool valid_ = false;
+};
+
+// -- participants
+// --------------------------------------------------------------
 
 /// A claimed slot. Beat it periodically; release it on orderly exit.
 class participant {
@@ -34,8 +118,8 @@ public:
   participant() = default;
 
   void beat() noexcept;
-  /// Frees the slot (orderly exit) unless a successor has claimed it since
-  /// (its epoch moved on). Idempotent.
+  /// Frees the slot (orderly exit) unless it is no longer ours (evicted,
+  /// taken over, re-claimed: the epoch moved on). Idempotent.
   void release() noexcept;
 
   std::uint32_t index() const noexcept { return index_; }
@@ -45,7 +129,8 @@ public:
   bool took_over() const noexcept { return took_over_; }
 
 private:
-  void init(region& r, std::uint32_t idx, std::uint32_t zone_id) noexcept;
+  void init(region& r, std::uint32_t idx, std::uint32_t zone_id,
+            std::uint32_t epoch) noexcept;
 
   region* region_ = nullptr;
   std::uint32_t index_ = 0;
@@ -53,28 +138,24 @@ private:
   bool took_over_ = false;
 };
 
-/// Watches the heartbeats of slots from this side's clock.
+/// Watches the heartbeats of every slot from this side's clock.
 class liveness_monitor {
 public:
   liveness_monitor(region& r, std::chrono::nanoseconds dead_after);
 
   /// Samples slot `idx`; true if it is active and its heartbeat has not
-  /// moved for dead_after (or its epoch changed: a new owner = alive).
-  bool dead(std::uint32_t idx, std::chrono::steady_clock::time_point now);
+  /// moved for dead_after within one epoch (a new epoch is a new owner, who
+  /// is alive). If dead and `epoch` is given, *epoch is the dead owner's
+  /// epoch (what evicting it must name).
+  bool dead(std::uint32_t idx, std::chrono::steady_clock::time_point now,
+            std::uint32_t* epoch = nullptr);
 
   /// Forgets what was seen of slot `idx` (after it was reaped/re-claimed).
   void reset(std::uint32_t idx);
 
 private:
-  struct seen {
-    std::uint64_t beat = 0;
-    std::uint32_t epoch = 0;
-    bool valid = false;
-    std::chrono::steady_clock::time_point since{};
-  };
   region* region_;
-  std::chrono::nanoseconds dead_after_;
-  std::vector<seen> seen_;
+  std::vector<silence_watch> watch_;
 };
 
 } // namespace hyperamp::shm

@@ -17,6 +17,7 @@
 #include <cstdint>
 
 #include "shm/lists.hpp"
+#include "shm/participant.hpp"
 #include "shm/region.hpp"
 #include "shm/status.hpp"
 
@@ -158,25 +159,24 @@ public:
   /// nothing there). Returns the number of entries freed.
   std::size_t reap_client(std::uint16_t slot) noexcept {
     guard g{*this};
-    std::size_t freed = 0;
-    const auto client = static_cast<std::uint16_t>(list_id::client);
-    const auto sub = static_cast<std::uint16_t>(list_id::submitted);
-    for (std::uint32_t i = 0; i < region_->entry_count(); ++i) {
-      entry& e = region_->entry_at(i);
-      if (e.slot != slot || (e.list != client && e.list != sub))
-        continue;
-      if (e.list == sub && lists_.unlink(lists_.submitted(), i, list_id::client,
-                                         slot) != status::ok)
-        continue;
-      freed += lists_.push_back(lists_.free_list(), i, list_id::client, slot) ==
-               status::ok;
-    }
-    auto done = lists_.completed(slot);
-    std::uint32_t i = k_nil;
-    while (lists_.pop_front(done, i, list_id::client, slot) == status::ok)
-      freed += lists_.push_back(lists_.free_list(), i, list_id::client, slot) ==
-               status::ok;
-    return freed;
+    return reap_locked(slot);
+  }
+
+  /// The reaper: client slot `slot`, whose owner of epoch `epoch` was found
+  /// dead, gives back its entries (as reap_client) and is evicted, both in
+  /// one hold of the lock: a new owner cannot claim the slot and take
+  /// entries in between. Returns false (and changes nothing) if the slot
+  /// is no longer at `epoch` (released or re-claimed meanwhile).
+  bool evict_client(std::uint16_t slot, std::uint32_t epoch,
+                    std::size_t* freed = nullptr) noexcept {
+    guard g{*this};
+    const owner_word w = read_owner(region_->slot_at(slot));
+    if (!w.active() || w.epoch != epoch)
+      return false;
+    const std::size_t n = reap_locked(slot);
+    if (freed != nullptr)
+      *freed = n;
+    return try_evict(region_->slot_at(slot), epoch);
   }
 
   /// Frees the completed list of client slot `slot` if the slot is free:
@@ -188,16 +188,7 @@ public:
   /// list yet (it needs the lock to submit). Returns the number freed.
   std::size_t reap_departed(std::uint16_t slot) noexcept {
     guard g{*this};
-    if (region_->slot_at(slot).state.load(std::memory_order_acquire) !=
-        static_cast<std::uint32_t>(slot_state::free))
-      return 0;
-    std::size_t freed = 0;
-    auto done = lists_.completed(slot);
-    std::uint32_t i = k_nil;
-    while (lists_.pop_front(done, i, list_id::client, slot) == status::ok)
-      freed += lists_.push_back(lists_.free_list(), i, list_id::client, slot) ==
-               status::ok;
-    return freed;
+    return is_active(region_->slot_at(slot)) ? 0 : free_completed(slot);
   }
 
   /// A restarted service calls this for its predecessor's unfinished work:
@@ -247,6 +238,35 @@ private:
     }
     ~guard() { q.lock_->unlock(); }
   };
+
+  /// reap_client's work; the caller holds the lock.
+  std::size_t reap_locked(std::uint16_t slot) noexcept {
+    std::size_t freed = 0;
+    const auto client = static_cast<std::uint16_t>(list_id::client);
+    const auto sub = static_cast<std::uint16_t>(list_id::submitted);
+    for (std::uint32_t i = 0; i < region_->entry_count(); ++i) {
+      entry& e = region_->entry_at(i);
+      if (e.slot != slot || (e.list != client && e.list != sub))
+        continue;
+      if (e.list == sub && lists_.unlink(lists_.submitted(), i, list_id::client,
+                                         slot) != status::ok)
+        continue;
+      freed += lists_.push_back(lists_.free_list(), i, list_id::client, slot) ==
+               status::ok;
+    }
+    return freed + free_completed(slot);
+  }
+
+  /// Moves slot `slot`'s completed list to the free list (lock held).
+  std::size_t free_completed(std::uint16_t slot) noexcept {
+    std::size_t freed = 0;
+    std::uint32_t i = k_nil;
+    while (lists_.pop_front(lists_.completed(slot), i, list_id::client, slot) ==
+           status::ok)
+      freed += lists_.push_back(lists_.free_list(), i, list_id::client, slot) ==
+               status::ok;
+    return freed;
+  }
 
   static batch_result with(batch_result r, status st) noexcept {
     r.st = st;

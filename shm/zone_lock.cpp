@@ -12,7 +12,8 @@ zone_lock::zone_lock(region& r, std::uint32_t slot_index, std::uint32_t zone_id,
       lock_(&r.header().queue_lock),
       my_heartbeat_(&r.slot_at(slot_index).heartbeat),
       word_(make_lock_word(zone_id, slot_index)),
-      opts_(opts) {}
+      opts_(opts),
+      holder_(opts.dead_after) {}
 
 bool zone_lock::try_lock() noexcept {
   std::uint32_t expected = 0;
@@ -50,7 +51,7 @@ status zone_lock::lock() noexcept {
                                        std::memory_order_relaxed)) {
       my_heartbeat_->fetch_add(1, std::memory_order_relaxed);
       ++region_->header().lock_recoveries;
-      seen_word_ = 0;
+      holder_.reset();
       return status::recovered;
     }
   }
@@ -73,13 +74,7 @@ bool zone_lock::holder_dead(
   std::uint64_t beat = 0;
   if (holder <= region_->max_clients())
     beat = region_->slot_at(holder).heartbeat.load(std::memory_order_relaxed);
-  if (seen != seen_word_ || beat != seen_beat_) {
-    seen_word_ = seen;
-    seen_beat_ = beat;
-    seen_since_ = now;
-    return false;
-  }
-  return now - seen_since_ >= opts_.dead_after;
+  return holder_.silent(seen, beat, now);
 }
 
 } // namespace hyperamp::shm

@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "shm/layout.hpp"
+#include "shm/participant.hpp"
 #include "shm/status.hpp"
 
 namespace hyperamp::shm {
@@ -58,10 +59,9 @@ private:
   std::atomic<std::uint64_t>* my_heartbeat_;
   std::uint32_t word_;
   lock_options opts_;
-  // The waiter's observation of the current holder.
-  std::uint32_t seen_word_ = 0;
-  std::uint64_t seen_beat_ = 0;
-  std::chrono::steady_clock::time_point seen_since_{};
+  // The waiter's observation of the current holder: the lock word names
+  // the hold (identity), the holder's slot heartbeat is its life.
+  silence_watch holder_;
 };
 
 /// Lock policy for single-threaded use and for the queue suite: no-op.

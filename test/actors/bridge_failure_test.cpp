@@ -186,8 +186,7 @@ TEST_CASE_FIXTURE(
   // An orderly exit of the service zone with two jobs held by its worker.
   caf::anon_send_exit(old_sb, caf::exit_reason::user_shutdown);
   run();
-  CHECK(region->slot_at(shm::k_service_slot).state.load() ==
-        static_cast<std::uint32_t>(shm::slot_state::free));
+  CHECK_FALSE(shm::is_active(region->slot_at(shm::k_service_slot)));
   // A new service claims the free slot before the client notices.
   auto echo5 = *services::find(66);
   echo5.id = k_slow_id;

@@ -11,6 +11,7 @@
 
 #include "harness.hpp"
 #include "shm/layout.hpp"
+#include "shm/participant.hpp"
 #include "shm/zone_lock.hpp"
 
 using namespace it;
@@ -252,9 +253,8 @@ TEST_CASE("kill -9 of the service: requests aborted for a client that has "
   CHECK_MESSAGE(answer == "hex:164e2c2f12", idle->describe());
   // The event: no free client slot has completions left.
   auto stale = [&] {
-    const auto k_free = static_cast<std::uint32_t>(shm::slot_state::free);
     for (std::uint32_t s = 1; s <= reg.max_clients(); ++s)
-      if (reg.slot_at(s).state.load() == k_free &&
+      if (!shm::is_active(reg.slot_at(s)) &&
           __atomic_load_n(&reg.slot_at(s).completed_head, __ATOMIC_ACQUIRE) !=
               shm::k_nil)
         return true;
@@ -295,10 +295,9 @@ TEST_CASE("kill -9 of a client under load: the service reaps its slot and "
 
   // The event: the service declares the client dead and frees its slot
   // (peer_dead_ms without a beat, then a reap on its next tick).
-  const auto active = static_cast<std::uint32_t>(shm::slot_state::active);
   auto any_client = [&] {
     for (std::uint32_t s = 1; s <= reg.max_clients(); ++s)
-      if (reg.slot_at(s).state.load() == active)
+      if (shm::is_active(reg.slot_at(s)))
         return true;
     return false;
   };

@@ -19,6 +19,7 @@
 #include <doctest/doctest.h>
 
 #include "shm/lists.hpp"
+#include "shm/participant.hpp"
 
 extern char** environ;
 
@@ -466,8 +467,7 @@ void zone_env::check_region_clean() const {
   CHECK(reg.header().queue_lock.load() == 0u);
   for (std::uint32_t s = 0; s <= reg.max_clients(); ++s) {
     INFO("slot " << s << " (pid " << reg.slot_at(s).pid << ")");
-    CHECK(reg.slot_at(s).state.load() ==
-          static_cast<std::uint32_t>(shm::slot_state::free));
+    CHECK_FALSE(shm::is_active(reg.slot_at(s)));
   }
   shm::lists l{reg};
   const auto c = l.census();

@@ -69,12 +69,17 @@ const std::vector<field> expected_header = {
 };
 
 const std::vector<field> expected_slot = {
-    {"state", 0, 4},           {"epoch", 4, 4},
-    {"heartbeat", 8, 8},       {"pid", 16, 4},
-    {"zone_id", 20, 4},        {"reserved_a", 24, 40},
-    {"completed_head", 64, 4}, {"completed_tail", 68, 4},
-    {"reserved_b", 72, 56},    {"bell_seq", 128, 4},
-    {"bell_sleeping", 132, 4}, {"reserved_c", 136, 56},
+    {"owner", 0, 8},
+    {"heartbeat", 8, 8},
+    {"pid", 16, 4},
+    {"zone_id", 20, 4},
+    {"reserved_a", 24, 40},
+    {"completed_head", 64, 4},
+    {"completed_tail", 68, 4},
+    {"reserved_b", 72, 56},
+    {"bell_seq", 128, 4},
+    {"bell_sleeping", 132, 4},
+    {"reserved_c", 136, 56},
 };
 
 const std::vector<field> expected_entry = {
@@ -117,12 +122,17 @@ std::vector<field> actual_header() {
 
 std::vector<field> actual_slot() {
   return {
-      HA_FIELD(slot, state),          HA_FIELD(slot, epoch),
-      HA_FIELD(slot, heartbeat),      HA_FIELD(slot, pid),
-      HA_FIELD(slot, zone_id),        HA_FIELD(slot, reserved_a),
-      HA_FIELD(slot, completed_head), HA_FIELD(slot, completed_tail),
-      HA_FIELD(slot, reserved_b),     HA_FIELD(slot, bell_seq),
-      HA_FIELD(slot, bell_sleeping),  HA_FIELD(slot, reserved_c),
+      HA_FIELD(slot, owner),
+      HA_FIELD(slot, heartbeat),
+      HA_FIELD(slot, pid),
+      HA_FIELD(slot, zone_id),
+      HA_FIELD(slot, reserved_a),
+      HA_FIELD(slot, completed_head),
+      HA_FIELD(slot, completed_tail),
+      HA_FIELD(slot, reserved_b),
+      HA_FIELD(slot, bell_seq),
+      HA_FIELD(slot, bell_sleeping),
+      HA_FIELD(slot, reserved_c),
   };
 }
 

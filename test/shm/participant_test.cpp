@@ -19,13 +19,6 @@ using namespace std::chrono_literals;
 namespace t = hyperamp::shm::test;
 using tp = std::chrono::steady_clock::time_point;
 
-namespace {
-
-constexpr auto k_active = static_cast<std::uint32_t>(slot_state::active);
-constexpr auto k_free = static_cast<std::uint32_t>(slot_state::free);
-
-} // namespace
-
 TEST_CASE("participant: claim_client gives distinct slots until no_slot") {
   t::test_region tr(16, 4);
   region& r = *tr;
@@ -39,14 +32,14 @@ TEST_CASE("participant: claim_client gives distinct slots until no_slot") {
     CHECK(p[i].epoch() == 1);
     CHECK_FALSE(p[i].took_over());
     const slot& s = r.slot_at(p[i].index());
-    CHECK(s.state.load() == k_active);
+    CHECK(is_active(s));
     CHECK(s.pid == static_cast<std::uint32_t>(::getpid()));
     CHECK(s.zone_id == 3);
     CHECK(s.heartbeat.load() >= 1);
     got.insert(p[i].index());
   }
   CHECK(got.size() == 4);
-  CHECK(r.slot_at(k_service_slot).state.load() == k_free); // never a client
+  CHECK_FALSE(is_active(r.slot_at(k_service_slot))); // never a client
   CHECK(participant::claim_client(r, 3, p[4]) == status::no_slot);
   CHECK_FALSE(p[4].valid());
 
@@ -54,9 +47,9 @@ TEST_CASE("participant: claim_client gives distinct slots until no_slot") {
   const std::uint32_t freed = p[1].index();
   p[1].release();
   CHECK_FALSE(p[1].valid());
-  CHECK(r.slot_at(freed).state.load() == k_free);
+  CHECK_FALSE(is_active(r.slot_at(freed)));
   p[1].release(); // idempotent
-  CHECK(r.slot_at(freed).state.load() == k_free);
+  CHECK_FALSE(is_active(r.slot_at(freed)));
   REQUIRE(participant::claim_client(r, 5, p[4]) == status::ok);
   CHECK(p[4].index() == freed);
   CHECK(p[4].epoch() == 2);
@@ -136,7 +129,7 @@ TEST_CASE("participant: claim_service on a live service gives peer_alive") {
   stop = true;
   beater.join();
   CHECK(r.slot_at(k_service_slot).zone_id == 1);
-  CHECK(r.slot_at(k_service_slot).epoch.load() == 1);
+  CHECK(read_owner(r.slot_at(k_service_slot)).epoch == 1);
 }
 
 TEST_CASE("participant: claim_service takes over a silent service") {
@@ -151,7 +144,7 @@ TEST_CASE("participant: claim_service takes over a silent service") {
   CHECK(next.index() == k_service_slot);
   CHECK(next.epoch() == 2);
   CHECK(r.slot_at(k_service_slot).zone_id == 2);
-  CHECK(r.slot_at(k_service_slot).state.load() == k_active);
+  CHECK(is_active(r.slot_at(k_service_slot)));
 }
 
 TEST_CASE("participant: liveness_monitor judges by the observer's clock") {
@@ -232,7 +225,7 @@ TEST_CASE("participant: a dead client process is seen dead, a live one not") {
   REQUIRE(idx >= 1);
   REQUIRE(idx <= 4);
   const auto i = static_cast<std::uint32_t>(idx);
-  CHECK(r.slot_at(i).state.load() == k_active);
+  CHECK(is_active(r.slot_at(i)));
   CHECK(r.slot_at(i).zone_id == 9);
   participant mine;
   REQUIRE(participant::claim_client(r, 1, mine) == status::ok);
@@ -258,9 +251,90 @@ TEST_CASE("participant: a stalled predecessor's release leaves the "
   CHECK(successor.took_over());
   // The old service wakes up and exits in an orderly way.
   old_service.release();
-  CHECK(r.slot_at(k_service_slot).state.load() ==
-        static_cast<std::uint32_t>(slot_state::active));
+  CHECK(is_active(r.slot_at(k_service_slot)));
   successor.release();
-  CHECK(r.slot_at(k_service_slot).state.load() ==
-        static_cast<std::uint32_t>(slot_state::free));
+  CHECK_FALSE(is_active(r.slot_at(k_service_slot)));
+}
+
+TEST_CASE("slot protocol: the race of the two-word protocol, step by step, "
+          "no longer frees the successor's slot") {
+  // The interleaving an outside tester found with state and epoch in two
+  // words: (1) a stalled owner checks that the epoch is still its own,
+  // (2) the reaper evicts it, (3) a new client claims the slot, (4) the
+  // stalled owner's store of `free` frees the new client's slot.
+  t::test_region tr(16, 4);
+  region& r = *tr;
+  participant stalled;
+  REQUIRE(participant::claim_client(r, 3, stalled) == status::ok);
+  slot& s = r.slot_at(stalled.index());
+  const std::uint32_t e = stalled.epoch();
+
+  // (1) What the stalled owner saw before it stopped.
+  const owner_word checked = read_owner(s);
+  REQUIRE(checked.active());
+  REQUIRE(checked.epoch == e);
+  // (2) The reaper found it silent and evicts it: free, with a new epoch.
+  REQUIRE(try_evict(s, e));
+  CHECK(read_owner(s).epoch == e + 1);
+  CHECK_FALSE(is_active(s));
+  // (3) A new client claims the slot.
+  participant successor;
+  REQUIRE(participant::claim_client(r, 4, successor) == status::ok);
+  REQUIRE(successor.index() == stalled.index());
+  CHECK(successor.epoch() == e + 2);
+
+  SUBCASE("the old protocol's step (4) would have freed the successor") {
+    // Replayed on a copy of the slot word: the check of step (1) passed,
+    // so the old code stored `free` into the state half regardless.
+    std::uint64_t word = s.owner.load();
+    if (checked.epoch == e) // the check the old release made, long ago
+      word = (word & ~std::uint64_t{0xFFFFFFFF}) |
+             static_cast<std::uint32_t>(slot_state::free);
+    CHECK_FALSE(unpack(word).active()); // the successor's slot, gone
+  }
+  SUBCASE("the new protocol's release is one CAS that names its epoch") {
+    stalled.release(); // (4): expects active(e), finds active(e + 2)
+    CHECK(is_active(s));
+    CHECK(read_owner(s).epoch == e + 2);
+    CHECK_FALSE(try_release(s, e));
+    CHECK_FALSE(try_evict(s, e)); // a late second reaper, just as harmless
+    CHECK(is_active(s));
+    successor.release();
+    CHECK_FALSE(is_active(s));
+    CHECK(read_owner(s).epoch == e + 2);
+  }
+}
+
+TEST_CASE("slot protocol: each transition starts only from its own word") {
+  t::test_region tr(16, 4);
+  slot& s = tr->slot_at(1);
+  std::uint32_t e = 0;
+  REQUIRE(try_claim(s, &e));
+  CHECK(e == 1);
+  CHECK_FALSE(try_claim(s, &e));  // active: nobody else claims it
+  CHECK_FALSE(try_release(s, 2)); // not our epoch
+  REQUIRE(try_take_over(s, 1));   // active(1) -> active(2)
+  CHECK_FALSE(try_release(s, 1));
+  REQUIRE(try_release(s, 2));   // active(2) -> free(2)
+  CHECK_FALSE(try_evict(s, 2)); // free: nothing to evict
+  REQUIRE(try_claim(s, &e));
+  CHECK(e == 3);
+  // A garbage state word reads as free and can be claimed.
+  s.owner.store((std::uint64_t{7} << 32) | 0xABCDu);
+  CHECK_FALSE(is_active(s));
+  REQUIRE(try_claim(s, &e));
+  CHECK(e == 8);
+}
+
+TEST_CASE("slot protocol: silence is judged on the observer's clock") {
+  silence_watch w{100ms};
+  const tp t0 = tp{} + 1h;
+  CHECK_FALSE(w.silent(1, 5, t0));
+  CHECK_FALSE(w.silent(1, 5, t0 + 99ms));
+  CHECK(w.silent(1, 5, t0 + 100ms));
+  CHECK_FALSE(w.silent(1, 6, t0 + 150ms)); // a beat: alive again
+  CHECK_FALSE(w.silent(2, 6, t0 + 300ms)); // a new identity: a new life
+  CHECK(w.silent(2, 6, t0 + 400ms));
+  w.reset();
+  CHECK_FALSE(w.silent(2, 6, t0 + 500ms));
 }

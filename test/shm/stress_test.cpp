@@ -413,8 +413,7 @@ void check_final(region& r, const shared_accounting& sa) {
   CHECK(r.header().queue_lock.load() == 0);
   CHECK(r.header().lock_recoveries == 0);
   for (std::uint32_t s = 1; s <= k_clients; ++s)
-    CHECK(r.slot_at(s).state.load() ==
-          static_cast<std::uint32_t>(slot_state::free));
+    CHECK_FALSE(is_active(r.slot_at(s)));
 }
 
 } // namespace
