@@ -19,8 +19,9 @@ enum class role_kind { client, service };
 // file: mmap a file (default under /dev/shm); physical: /dev/mem at phys_addr.
 enum class region_backend { file, physical };
 
-// In the file: "auto" | "create" | "attach".
-enum class region_create { auto_, always, never };
+// Spelled as in the file ("auto" | "create" | "attach"); `auto` is a
+// keyword, hence `auto_`.
+enum class region_create { auto_, create, attach };
 
 enum class doorbell_backend { futex, hvisor, polling };
 

@@ -102,7 +102,7 @@ TEST_CASE("the physical backend defaults its path to /dev/mem") {
   CHECK(cfg.region.path == "/dev/mem");
   CHECK(cfg.region.phys_addr == 0xde000000);
   CHECK(cfg.region.size == 4u << 20);
-  CHECK(cfg.region.create == region_create::never);
+  CHECK(cfg.region.create == region_create::attach);
   CHECK(cfg.doorbell.backend == doorbell_backend::hvisor);
 }
 
@@ -450,7 +450,7 @@ TEST_CASE("enum names") {
   CHECK(to_string(role_kind::client) == "client");
   CHECK(to_string(region_backend::physical) == "physical");
   CHECK(to_string(region_create::auto_) == "auto");
-  CHECK(to_string(region_create::always) == "create");
-  CHECK(to_string(region_create::never) == "attach");
+  CHECK(to_string(region_create::create) == "create");
+  CHECK(to_string(region_create::attach) == "attach");
   CHECK(to_string(doorbell_backend::polling) == "polling");
 }
