@@ -8,20 +8,17 @@
 // the first one in file order is thrown as a config_error.
 #include "config/role.hpp"
 
+#include "config/input.hpp"
+
 #include <toml.hpp>
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
 #include <cstddef>
-#include <fcntl.h>
 #include <initializer_list>
 #include <iomanip>
 #include <sstream>
-#include <sys/stat.h>
-#include <system_error>
 #include <tuple>
-#include <unistd.h>
 #include <utility>
 #include <vector>
 
@@ -917,43 +914,7 @@ void checker::timeouts() const {
          {"timeouts.heartbeat_ms"});
 }
 
-// -- files and output --
-
-std::string errno_text(int code) {
-  return std::error_code{code, std::generic_category()}.message();
-}
-
-// The whole file; throws config_error "cannot open <path>: <reason>".
-std::string read_file(const std::string& path) {
-  constexpr std::size_t max_bytes = 1 << 20; // a role file is a few KiB
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    throw config_error("cannot open " + path + ": " + errno_text(errno));
-  std::string text;
-  int error = 0;
-  struct stat st {};
-  if (::fstat(fd, &st) != 0)
-    error = errno;
-  else if (S_ISDIR(st.st_mode))
-    error = EISDIR;
-  char buf[4096];
-  while (error == 0 && text.size() <= max_bytes) {
-    const auto n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      error = errno;
-    if (n <= 0)
-      break;
-    text.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  if (error != 0)
-    throw config_error("cannot read " + path + ": " + errno_text(error));
-  if (text.size() > max_bytes)
-    throw config_error("cannot read " + path + ": larger than 1 MiB");
-  return text;
-}
+// -- output --
 
 // A TOML basic string.
 std::string toml_string(const std::string& s) {
@@ -994,6 +955,8 @@ std::string to_string(doorbell_backend x) {
 }
 
 role_config parse_role(const std::string& text, const std::string& name) {
+  if (const auto p = input::prescan(text))
+    throw config_error(message(name, p->line, "", p->text));
   toml::value root;
   try {
     std::istringstream in{text};
@@ -1011,7 +974,7 @@ role_config parse_role(const std::string& text, const std::string& name) {
 }
 
 role_config load_role(const std::string& path) {
-  return parse_role(read_file(path), path);
+  return parse_role(input::read_file(path), path);
 }
 
 void validate(const role_config& cfg) {

@@ -4,7 +4,11 @@
 
 #include <doctest/doctest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
+#include <sys/stat.h>
+#include <unistd.h>
 
 using namespace hyperamp::config;
 
@@ -30,6 +34,40 @@ std::string error_of(const std::string& text) {
 bool has(const std::string& message, const std::string& part) {
   return message.find(part) != std::string::npos;
 }
+
+std::string repeat(const std::string& s, std::size_t n) {
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i)
+    out += s;
+  return out;
+}
+
+// A fresh directory for the files a test makes, removed with it. ctest
+// runs each test case in its own process: the pid keeps parallel runs
+// apart.
+class scratch_dir {
+public:
+  scratch_dir()
+      : dir_(std::filesystem::temp_directory_path() /
+             ("hyperamp-config-test-" + std::to_string(::getpid()))) {
+    std::filesystem::create_directories(dir_);
+  }
+  ~scratch_dir() { std::filesystem::remove_all(dir_); }
+  scratch_dir(const scratch_dir&) = delete;
+  scratch_dir& operator=(const scratch_dir&) = delete;
+
+  std::string path(const std::string& name) const {
+    return (dir_ / name).string();
+  }
+
+  std::string write(const std::string& name, const std::string& text) const {
+    std::ofstream{path(name), std::ios::binary} << text;
+    return path(name);
+  }
+
+private:
+  std::filesystem::path dir_;
+};
 
 } // namespace
 
@@ -453,4 +491,110 @@ TEST_CASE("enum names") {
   CHECK(to_string(region_create::create) == "create");
   CHECK(to_string(region_create::attach) == "attach");
   CHECK(to_string(doorbell_backend::polling) == "polling");
+}
+
+// -- bounded input: nothing a file says can crash or stall the parser --
+
+TEST_CASE("nesting deeper than 16 arrays or inline tables is refused") {
+  // toml11 recurses per level: 5000 arrays or 3000 inline tables overflow
+  // its stack (SIGSEGV) without the pre-scan.
+  const auto deep = "bad.toml:3: arrays and inline tables nested more than 16 "
+                    "deep";
+  CHECK(error_of(client_head + "x = " + std::string(5000, '[') + "\n") == deep);
+  CHECK(error_of(client_head + "x = " + repeat("{a = ", 3000) + "\n") == deep);
+  CHECK(error_of(client_head + "x = [\n" + repeat("[\n", 20) + "\n") ==
+        "bad.toml:19: arrays and inline tables nested more than 16 deep");
+  // 16 levels pass the pre-scan and reach the type check.
+  CHECK(error_of(client_head + "channel = " + std::string(16, '[') +
+                 std::string(16, ']') + "\n") ==
+        "bad.toml:3: channel: expected a string, got an array");
+  CHECK(error_of(client_head + "channel = " + std::string(17, '[') +
+                 std::string(17, ']') + "\n") == deep);
+}
+
+TEST_CASE("brackets, dots and '=' in strings and comments are not counted") {
+  const auto brackets = std::string(100, '[') + std::string(100, '{');
+  const auto dots = repeat("a.", 100) + repeat("=,", 600);
+  for (const auto& inside : {brackets, dots}) {
+    for (const auto& value :
+         {"\"" + inside + "\"", "'" + inside + "'",
+          "\"\"\"\n" + inside + "\n" + inside + "\"\"\"",
+          "'''" + inside + "\n'''", "\"\\\"" + inside + "\"",
+          "\"\"\"" + inside + "\"\"\"\"\""}) {
+      CAPTURE(value);
+      const auto text = client_head + "# " + inside + "\n[doorbell]\n" +
+                        "hvisor_device = " + value + " # " + inside + "\n";
+      CHECK(error_of(text) == "no error");
+    }
+  }
+  // A quoted key part is one part, whatever dots it holds.
+  CHECK(error_of(client_head + "\"" + repeat("a.", 20) + "\" = 1\n") ==
+        "bad.toml:3: " + repeat("a.", 20) + ": unknown key");
+}
+
+TEST_CASE("more than 512 keys, sections and array elements are refused") {
+  const std::string many = ": more than 512 keys, sections and array elements "
+                           "(a role file has about 40)";
+  std::string sections = client_head;
+  for (int i = 0; i < 600; ++i)
+    sections += "[s" + std::to_string(i) + "]\n";
+  // Lines 1 and 2 are the first two entries; one entry per line after.
+  CHECK(error_of(sections) == "bad.toml:513" + many);
+  CHECK(error_of(client_head + "x = [" + repeat("1,", 600) + "1]\n") ==
+        "bad.toml:3" + many);
+  CHECK(error_of(client_head + "x = {" + repeat("a = 1, ", 600) + "b = 1}\n") ==
+        "bad.toml:3" + many);
+  // 512 are fine for the pre-scan: toml11 parses them.
+  CHECK(error_of(client_head + "x = [" + repeat("1,", 509) + "1]\n") ==
+        "bad.toml:3: x: unknown key");
+}
+
+TEST_CASE("dotted keys of more than 8 parts are refused") {
+  const auto long_key = "bad.toml:3: dotted key with more than 8 parts";
+  // 30000 parts fit in 64 KiB and take toml11 over 10 s.
+  CHECK(error_of(client_head + repeat("a.", 30000) + "a = 1\n") == long_key);
+  CHECK(error_of(client_head + repeat("a.", 8) + "a = 1\n") == long_key);
+  CHECK(error_of(client_head + "[" + repeat("a.", 8) + "a]\n") == long_key);
+  CHECK(error_of(client_head + "[[" + repeat("a . ", 8) + "a]]\n") == long_key);
+  CHECK(error_of(client_head + "x = { " + repeat("a.", 8) + "a = 1 }\n") ==
+        long_key);
+  // 8 parts reach the schema check.
+  CHECK(error_of(client_head + repeat("a.", 7) + "a = 1\n") ==
+        "bad.toml:3: a: unknown section");
+  // Dots in values are not key parts.
+  CHECK(error_of(client_head + "x = [" + repeat("1.5, ", 20) + "1.5]\n") ==
+        "bad.toml:3: x: unknown key");
+}
+
+TEST_CASE("a role file larger than 64 KiB is refused") {
+  const scratch_dir dir;
+  const auto text = client_head + "# padding\n";
+  const auto at_limit = text + std::string(65536 - text.size() - 1, '#') + "\n";
+  CHECK(load_role(dir.write("max.toml", at_limit)).zone_id == 0);
+  const auto big = dir.write("big.toml", at_limit + "\n");
+  CHECK_THROWS_WITH_AS(
+      load_role(big),
+      ("cannot read " + big + ": larger than 64 KiB (a role file is a few KiB)")
+          .c_str(),
+      config_error);
+  CHECK(error_of(at_limit + "\n") ==
+        "bad.toml: larger than 64 KiB (a role file is a few KiB)");
+}
+
+TEST_CASE("a role file that is not a regular file is refused at once") {
+  const scratch_dir dir;
+  const auto fifo = dir.path("role.fifo");
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  // A blocking open would wait for a writer forever: the alarm turns that
+  // into a failure (SIGALRM ends the process).
+  ::alarm(20);
+  CHECK_THROWS_WITH_AS(
+      load_role(fifo),
+      ("cannot read " + fifo + ": not a regular file (a FIFO)").c_str(),
+      config_error);
+  CHECK_THROWS_WITH_AS(load_role("/dev/null"),
+                       "cannot read /dev/null: not a regular file (a character "
+                       "device)",
+                       config_error);
+  ::alarm(0);
 }
