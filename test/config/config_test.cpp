@@ -2,15 +2,20 @@
 // message per kind of bad input, each naming file, line and key.
 #include "config/role.hpp"
 
+#include "config/schema.hpp"
+
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <vector>
 
 using namespace hyperamp::config;
+namespace schema = hyperamp::config::schema;
 
 namespace {
 
@@ -33,6 +38,12 @@ std::string error_of(const std::string& text) {
 
 bool has(const std::string& message, const std::string& part) {
   return message.find(part) != std::string::npos;
+}
+
+// A key's value in `cfg`, as one comparable string.
+std::string value_text(const schema::key& k, const role_config& cfg) {
+  const auto v = k.get(cfg);
+  return std::to_string(v.number) + "/" + v.text;
 }
 
 std::string repeat(const std::string& s, std::size_t n) {
@@ -597,4 +608,59 @@ TEST_CASE("a role file that is not a regular file is refused at once") {
                        "device)",
                        config_error);
   ::alarm(0);
+}
+
+// -- the schema: one description per key drives reading and validate --
+
+TEST_CASE("every schema key reaches its own field, and its range fits") {
+  for (const auto& k : schema::keys()) {
+    CAPTURE(k.name);
+    std::vector<schema::value> samples;
+    if (k.type == schema::kind::integer || k.type == schema::kind::size)
+      for (const auto n : {k.lo, k.hi})
+        samples.push_back({static_cast<std::uint64_t>(n), {}});
+    for (const auto& c : k.choices)
+      samples.push_back({0, c});
+    if (k.type == schema::kind::text)
+      samples.push_back({0, "some/text"});
+    REQUIRE_FALSE(samples.empty());
+    for (const auto& v : samples) {
+      role_config cfg;
+      k.set(cfg, v);
+      CHECK(k.get(cfg).number == v.number);
+      CHECK(k.get(cfg).text == v.text);
+      // No other key sees the change: each key has a field of its own.
+      for (const auto& other : schema::keys())
+        if (&other != &k)
+          CHECK(value_text(other, cfg) == value_text(other, {}));
+    }
+  }
+}
+
+TEST_CASE("the reader and validate apply every key's range") {
+  for (const auto& k : schema::keys()) {
+    if (k.type != schema::kind::integer && k.type != schema::kind::size)
+      continue;
+    CAPTURE(k.name);
+    const auto range = " is out of range (" + std::to_string(k.lo) + ".." +
+                       std::to_string(k.hi) + ")";
+    const auto above = std::to_string(k.hi + 1);
+    std::string text = "role = \"client\"\n";
+    if (k.name != "zone_id")
+      text += "zone_id = 0\n";
+    if (!k.section().empty())
+      text += "[" + k.section() + "]\n";
+    text += k.leaf() + " = " + above + "\n";
+    const auto line = std::count(text.begin(), text.end(), '\n');
+    CHECK(error_of(text) == "bad.toml:" + std::to_string(line) + ": " + k.name +
+                                ": " + above + range);
+    // The same range for a config built in code, where the field can
+    // hold the value.
+    role_config cfg;
+    k.set(cfg, {static_cast<std::uint64_t>(k.hi + 1), {}});
+    if (k.get(cfg).number == static_cast<std::uint64_t>(k.hi + 1))
+      CHECK_THROWS_WITH_AS(
+          validate(cfg), ("<config>: " + k.name + ": " + above + range).c_str(),
+          config_error);
+  }
 }
