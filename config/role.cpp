@@ -20,7 +20,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstddef>
-#include <iomanip>
+#include <limits>
 #include <map>
 #include <sstream>
 #include <tuple>
@@ -33,6 +33,13 @@ namespace {
 
 using schema::in_quotes;
 using schema::message;
+
+// One toml11 value type for reading and writing (each instantiation is slow
+// to compile). std::map keeps to_toml's output in a fixed (alphabetical)
+// order; comments carry each key's help into to_toml's output.
+using tvalue =
+    toml::basic_value<toml::preserve_comments, std::map, std::vector>;
+using ttable = tvalue::table_type;
 
 constexpr std::int64_t kib = 1024;
 constexpr std::int64_t mib = kib * 1024;
@@ -191,7 +198,7 @@ std::string type_name(toml::value_t t) {
 }
 
 // The value as written in the file ("0x10", "70_000"), for messages.
-std::string literal(const toml::value& v) {
+std::string literal(const tvalue& v) {
   const auto loc = v.location();
   const auto& line = loc.line_str();
   if (loc.column() >= 1 && loc.column() - 1 + loc.region() <= line.size())
@@ -200,7 +207,7 @@ std::string literal(const toml::value& v) {
 }
 
 // The value of `leaf` in `t`, nullptr if absent (or `t` is).
-const toml::value* lookup(const toml::table* t, const std::string& leaf) {
+const tvalue* lookup(const ttable* t, const std::string& leaf) {
   if (t == nullptr)
     return nullptr;
   const auto i = t->find(leaf);
@@ -211,7 +218,7 @@ class reader {
 public:
   reader(const std::string& name, role_config& cfg) : name_(name), cfg_(cfg) {}
 
-  void run(const toml::value& root);
+  void run(const tvalue& root);
 
   // Throws the first problem in file order, if any.
   void finish() {
@@ -233,18 +240,18 @@ private:
     std::string key;
     std::string text;
   };
-  using table = toml::table;
+  using table = ttable;
 
   // -- reporting --
   void report(std::uint32_t line, std::uint32_t column, std::string key,
               std::string text) {
     problems_.push_back({line, column, std::move(key), std::move(text)});
   }
-  void report(const toml::value& v, std::string key, std::string text) {
+  void report(const tvalue& v, std::string key, std::string text) {
     const auto loc = v.location();
     report(loc.line(), loc.column(), std::move(key), std::move(text));
   }
-  void wrong_type(const toml::value& v, const std::string& key,
+  void wrong_type(const tvalue& v, const std::string& key,
                   const std::string& expected) {
     report(v, key, "expected " + expected + ", got " + type_name(v.type()));
   }
@@ -255,13 +262,13 @@ private:
 
   // -- values; each leaves the field alone on a problem --
   void read(const schema::key& k, const table* t);
-  void read_integer(const schema::key& k, const toml::value& v);
-  void read_size(const schema::key& k, const toml::value& v);
-  void read_size_string(const schema::key& k, const toml::value& v);
-  void read_string(const schema::key& k, const toml::value& v);
+  void read_integer(const schema::key& k, const tvalue& v);
+  void read_size(const schema::key& k, const tvalue& v);
+  void read_size_string(const schema::key& k, const tvalue& v);
+  void read_string(const schema::key& k, const tvalue& v);
   // Stores `value` unless something is `wrong` with it.
-  void store(const schema::key& k, const toml::value& v,
-             const std::string& wrong, const schema::value& value) {
+  void store(const schema::key& k, const tvalue& v, const std::string& wrong,
+             const schema::value& value) {
     if (wrong.empty())
       k.set(cfg_, value);
     else
@@ -274,7 +281,7 @@ private:
   std::vector<problem> problems_;
 };
 
-void reader::run(const toml::value& root) {
+void reader::run(const tvalue& root) {
   const auto& top = root.as_table();
   unknown_keys(top, "");
   std::map<std::string, const table*> tables{{"", &top}};
@@ -290,7 +297,7 @@ void reader::run(const toml::value& root) {
 }
 
 // The table of a section, nullptr if absent or not a table.
-const toml::table* reader::section(const table& root, const std::string& name) {
+const ttable* reader::section(const table& root, const std::string& name) {
   const auto i = root.find(name);
   if (i == root.end())
     return nullptr;
@@ -346,7 +353,7 @@ void reader::read(const schema::key& k, const table* t) {
   }
 }
 
-void reader::read_integer(const schema::key& k, const toml::value& v) {
+void reader::read_integer(const schema::key& k, const tvalue& v) {
   if (!v.is_integer()) {
     wrong_type(v, k.name, "an integer");
     return;
@@ -357,7 +364,7 @@ void reader::read_integer(const schema::key& k, const toml::value& v) {
 }
 
 // An integer, or a string like "8MiB".
-void reader::read_size(const schema::key& k, const toml::value& v) {
+void reader::read_size(const schema::key& k, const tvalue& v) {
   if (v.is_integer())
     read_integer(k, v);
   else if (v.is_string())
@@ -366,7 +373,7 @@ void reader::read_size(const schema::key& k, const toml::value& v) {
     wrong_type(v, k.name, "an integer or a string like \"8MiB\"");
 }
 
-void reader::read_size_string(const schema::key& k, const toml::value& v) {
+void reader::read_size_string(const schema::key& k, const tvalue& v) {
   const auto& text = v.as_string().str;
   const auto n = parse_size_text(text);
   if (n < 0) {
@@ -383,7 +390,7 @@ void reader::read_size_string(const schema::key& k, const toml::value& v) {
         {static_cast<std::uint64_t>(n), {}});
 }
 
-void reader::read_string(const schema::key& k, const toml::value& v) {
+void reader::read_string(const schema::key& k, const tvalue& v) {
   if (!v.is_string()) {
     wrong_type(v, k.name, "a string");
     return;
@@ -394,28 +401,42 @@ void reader::read_string(const schema::key& k, const toml::value& v) {
 
 // -- output --
 
-std::string hex(std::uint64_t n) {
-  std::ostringstream out;
-  out << "0x" << std::hex << n;
-  return out.str();
+// `text` as comment lines of at most `width` characters (each starts with
+// a space: toml11 writes "#" + line).
+std::vector<std::string> comment_lines(const std::string& text,
+                                       std::size_t width) {
+  std::vector<std::string> out;
+  std::istringstream words{text};
+  std::string line;
+  for (std::string word; words >> word;) {
+    if (!line.empty() && line.size() + 1 + word.size() > width) {
+      out.push_back(line);
+      line.clear();
+    }
+    line += " " + word;
+  }
+  if (!line.empty())
+    out.push_back(line);
+  return out;
 }
 
-// A TOML basic string.
-std::string toml_string(const std::string& s) {
-  std::ostringstream out;
-  out << '"';
-  for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\')
-      out << '\\' << c;
-    else if (u < 0x20 || u == 0x7f)
-      out << "\\u" << std::hex << std::setw(4) << std::setfill('0')
-          << static_cast<unsigned>(u) << std::dec;
-    else
-      out << c;
-  }
-  out << '"';
-  return out.str();
+// The value of `k` in `cfg`, with the key's help as its comment.
+tvalue toml_value(const schema::key& k, const role_config& cfg) {
+  const auto v = k.get(cfg);
+  auto help = comment_lines(k.help, 76);
+  if (k.type == schema::kind::integer || k.type == schema::kind::size)
+    return tvalue{static_cast<std::int64_t>(v.number), std::move(help)};
+  return tvalue{v.text, std::move(help)};
+}
+
+// The table of `section` in `root`, made if missing.
+ttable& section_table(tvalue& root, const std::string& section) {
+  if (section.empty())
+    return root.as_table();
+  auto& t = root.as_table()[section];
+  if (!t.is_table())
+    t = ttable{};
+  return t.as_table();
 }
 
 } // namespace
@@ -425,10 +446,11 @@ std::string toml_string(const std::string& s) {
 role_config parse_role(const std::string& text, const std::string& name) {
   if (const auto p = input::prescan(text))
     throw config_error(message(name, p->line, "", p->text));
-  toml::value root;
+  tvalue root;
   try {
     std::istringstream in{text};
-    root = toml::parse(in, name);
+    root =
+        toml::parse<toml::preserve_comments, std::map, std::vector>(in, name);
   } catch (...) {
     rethrow_toml_error(name);
   }
@@ -446,42 +468,14 @@ role_config load_role(const std::string& path) {
 }
 
 std::string to_toml(const role_config& cfg) {
-  const auto& r = cfg.region;
-  const auto& d = cfg.doorbell;
-  const auto& v = cfg.service;
-  const auto& c = cfg.client;
-  const auto& t = cfg.timeouts;
-  const auto& s = cfg.scheduler;
-  std::ostringstream out;
-  out << "role = " << toml_string(to_string(cfg.role))
-      << "\nzone_id = " << cfg.zone_id
-      << "\nchannel = " << toml_string(cfg.channel)
-      << "\n\n[region]\nbackend = " << toml_string(to_string(r.backend))
-      << "\npath = " << toml_string(r.path)
-      << "\nphys_addr = " << hex(r.phys_addr) << "\nsize = " << r.size
-      << "\nentries = " << r.entries << "\npayload_size = " << r.payload_size
-      << "\nmax_clients = " << r.max_clients
-      << "\ncreate = " << toml_string(to_string(r.create))
-      << "\n\n[doorbell]\nbackend = " << toml_string(to_string(d.backend))
-      << "\nspin_us = " << d.spin_us
-      << "\nhvisor_device = " << toml_string(d.hvisor_device)
-      << "\nhshm_device = " << toml_string(d.hshm_device)
-      << "\ntarget_zone = " << d.target_zone << "\nswi = " << d.swi
-      << "\n\n[service]\nworkers = " << v.workers
-      << "\nworker_capacity = " << v.worker_capacity << "\nbatch = " << v.batch
-      << "\ninline_max = " << v.inline_max
-      << "\n\n[client]\nactors = " << c.actors
-      << "\nmax_in_flight = " << c.max_in_flight
-      << "\npending_limit = " << c.pending_limit
-      << "\nmax_message = " << c.max_message
-      << "\n\n[timeouts]\nrequest_ms = " << t.request_ms
-      << "\nheartbeat_ms = " << t.heartbeat_ms
-      << "\npeer_dead_ms = " << t.peer_dead_ms
-      << "\nattach_ms = " << t.attach_ms
-      << "\n\n[scheduler]\nmax_threads = " << s.max_threads
-      << "\npolicy = " << toml_string(s.policy)
-      << "\nmoderate_poll_attempts = " << s.moderate_poll_attempts << "\n";
-  return out.str();
+  tvalue root{ttable{},
+              {" hyperamp role file: the effective configuration, "
+               "every key with its value"}};
+  for (const auto& k : schema::keys())
+    section_table(root, k.section()).emplace(k.leaf(), toml_value(k, cfg));
+  // No width limit: strings stay on one line. Sections are written as
+  // [section] (not inlined) because their values have comments.
+  return toml::format(root, std::numeric_limits<std::size_t>::max());
 }
 
 } // namespace hyperamp::config

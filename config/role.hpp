@@ -138,7 +138,9 @@ role_config parse_role(const std::string& text, const std::string& name);
 void validate(const role_config& cfg);
 
 // The effective configuration as a complete role file (every key, defaults
-// included). parse_role(to_toml(cfg), ...) gives back the same values.
+// included), written by toml11: sections and keys in alphabetical order,
+// each key under its help as a comment. parse_role(to_toml(cfg), ...) gives
+// back the same values.
 std::string to_toml(const role_config& cfg);
 
 } // namespace hyperamp::config

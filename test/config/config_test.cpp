@@ -664,3 +664,31 @@ TEST_CASE("the reader and validate apply every key's range") {
           config_error);
   }
 }
+
+TEST_CASE("to_toml writes every key of the schema, with its help") {
+  role_config cfg;
+  cfg.region.entries = 1000;
+  const auto text = to_toml(cfg);
+  CHECK(has(text, "\n[region]\n"));
+  CHECK(has(text, "\n# entries of the message queue\nentries = 1000\n"));
+  CHECK(has(text, "\n# what this zone does\nrole = \"client\"\n"));
+  const auto again = parse_role(text, "again.toml");
+  for (const auto& k : schema::keys()) {
+    CAPTURE(k.name);
+    CHECK(again.key_lines.count(k.name) == 1);
+    CHECK(value_text(k, again) == value_text(k, cfg));
+  }
+}
+
+TEST_CASE("to_toml quotes any string so that it reads back the same") {
+  for (const auto& path :
+       {std::string{"a \"quoted\" \\ path\""}, std::string{"\"\"\"x\"\"\"\""},
+        std::string{"tab\there\nnew line\r\n"}, std::string{"\x01\x7f end"},
+        std::string{"'''single'''"}, std::string{"caf\xc3\xa9 \xe2\x9c\x93"},
+        std::string(300, 'p') + "\"" + std::string(300, 'q')}) {
+    CAPTURE(path);
+    role_config cfg;
+    cfg.region.path = path;
+    CHECK(parse_role(to_toml(cfg), "odd.toml").region.path == path);
+  }
+}
