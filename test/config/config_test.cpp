@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@ namespace {
 
 const std::string examples = HYPERAMP_CONFIG_EXAMPLES;
 const std::string data = HYPERAMP_CONFIG_TEST_DATA;
+const std::string docs = HYPERAMP_CONFIG_DOCS;
 
 // The two required keys, on lines 1 and 2.
 const std::string client_head = "role = \"client\"\nzone_id = 0\n";
@@ -44,6 +46,16 @@ bool has(const std::string& message, const std::string& part) {
 std::string value_text(const schema::key& k, const role_config& cfg) {
   const auto v = k.get(cfg);
   return std::to_string(v.number) + "/" + v.text;
+}
+
+// The text of `doc` after the line `begin` up to the next end marker, or
+// "(no table)".
+std::string doc_block(const std::string& doc, const std::string& begin) {
+  const auto b = doc.find(begin);
+  const auto e = doc.find("<!-- end schema -->", b);
+  if (b == std::string::npos || e == std::string::npos)
+    return "(no table)";
+  return doc.substr(b + begin.size(), e - b - begin.size());
 }
 
 std::string repeat(const std::string& s, std::size_t n) {
@@ -690,5 +702,32 @@ TEST_CASE("to_toml quotes any string so that it reads back the same") {
     role_config cfg;
     cfg.region.path = path;
     CHECK(parse_role(to_toml(cfg), "odd.toml").region.path == path);
+  }
+}
+
+TEST_CASE("the key tables of docs/configuration.md are the schema's") {
+  std::ifstream in{docs};
+  std::stringstream text;
+  text << in.rdbuf();
+  const auto doc = text.str();
+  REQUIRE_FALSE(doc.empty());
+  // One table per section, in the schema's order, and no others.
+  const std::string open = "<!-- schema: ";
+  std::string found;
+  for (auto p = doc.find(open); p != std::string::npos;
+       p = doc.find(open, p + 1)) {
+    const auto name = p + open.size();
+    found += doc.substr(name, doc.find(" -->", name) - name) + "; ";
+  }
+  std::string expected;
+  for (const auto& s : schema::sections())
+    expected += (s.empty() ? "top level" : s) + "; ";
+  CHECK(found == expected);
+  // Each the same as the schema writes it: a missing or extra key, another
+  // type, default, range or help shows here, with the table it should be.
+  for (const auto& s : schema::sections()) {
+    const auto name = s.empty() ? "top level" : s;
+    CAPTURE(name);
+    CHECK(doc_block(doc, open + name + " -->\n") == schema::doc_table(s));
   }
 }
