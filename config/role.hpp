@@ -27,12 +27,16 @@ enum class region_create { auto_, create, attach };
 
 enum class doorbell_backend { futex, hvisor, polling };
 
+// How a service's pool spreads requests over its workers.
+enum class dispatch_policy { least_loaded, round_robin };
+
 // The spelling used in role files ("client", "physical", "auto", ...); a
 // value outside the enum gives its number.
 std::string to_string(role_kind x);
 std::string to_string(region_backend x);
 std::string to_string(region_create x);
 std::string to_string(doorbell_backend x);
+std::string to_string(dispatch_policy x);
 
 // -- sections -----------------------------------------------------------------
 
@@ -62,6 +66,7 @@ struct doorbell_config {
 struct service_config {
   std::uint32_t workers = 4;
   std::uint32_t worker_capacity = 8;
+  dispatch_policy dispatch = dispatch_policy::least_loaded;
   std::uint32_t inline_max = 4096;
   std::uint32_t batch = 32;
 };

@@ -18,6 +18,7 @@ constexpr const char* role_names[] = {"client", "service"};
 constexpr const char* backend_names[] = {"file", "physical"};
 constexpr const char* create_names[] = {"auto", "create", "attach"};
 constexpr const char* doorbell_names[] = {"futex", "hvisor", "polling"};
+constexpr const char* dispatch_names[] = {"least_loaded", "round_robin"};
 // scheduler.policy is a string field (CAF takes the name).
 constexpr const char* policy_names[] = {"stealing", "sharing"};
 
@@ -194,6 +195,10 @@ std::vector<key> make_keys() {
       integer(KEY(service.workers), 1, 256, "worker actors running requests"),
       integer(KEY(service.worker_capacity), 1, 65535,
               "requests queued per worker"),
+      choice(KEY(service.dispatch), dispatch_names,
+             "how the pool spreads requests over its workers: "
+             "`least_loaded`: to the worker with the fewest requests queued; "
+             "`round_robin`: to each worker in turn"),
       integer(KEY(service.inline_max), 0, gib,
               "requests of trivial services (echo, encrypt, decrypt) with at "
               "most this many payload bytes run inside the service bridge, "
@@ -544,6 +549,10 @@ std::string to_string(region_create x) {
 
 std::string to_string(doorbell_backend x) {
   return schema::spelling(schema::doorbell_names, x);
+}
+
+std::string to_string(dispatch_policy x) {
+  return schema::spelling(schema::dispatch_names, x);
 }
 
 } // namespace hyperamp::config

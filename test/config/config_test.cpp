@@ -731,3 +731,25 @@ TEST_CASE("the key tables of docs/configuration.md are the schema's") {
     CHECK(doc_block(doc, open + name + " -->\n") == schema::doc_table(s));
   }
 }
+
+TEST_CASE("service.dispatch: least_loaded (default) or round_robin") {
+  CHECK(role_config{}.service.dispatch == dispatch_policy::least_loaded);
+  CHECK(load_role(examples + "/service.toml").service.dispatch ==
+        dispatch_policy::least_loaded);
+  CHECK(parse_role(service_head + "[service]\ndispatch = \"round_robin\"\n",
+                   "s.toml")
+            .service.dispatch == dispatch_policy::round_robin);
+  CHECK(error_of(service_head + "[service]\ndispatch = \"round-robin\"\n") ==
+        "bad.toml:4: service.dispatch: \"round-robin\" is not one of "
+        "\"least_loaded\" or \"round_robin\" (did you mean \"round_robin\"?)");
+  CHECK(error_of(service_head + "[service]\ndispatch = 1\n") ==
+        "bad.toml:4: service.dispatch: expected a string, got an integer");
+  CHECK(to_string(dispatch_policy::least_loaded) == "least_loaded");
+  CHECK(to_string(dispatch_policy::round_robin) == "round_robin");
+  role_config cfg;
+  cfg.service.dispatch = static_cast<dispatch_policy>(7);
+  CHECK_THROWS_WITH_AS(validate(cfg),
+                       "<config>: service.dispatch: \"7\" is not one of "
+                       "\"least_loaded\" or \"round_robin\"",
+                       config_error);
+}
