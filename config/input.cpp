@@ -68,8 +68,8 @@ std::string read_regular(int fd, std::string& text) {
 
 // Walks the text once, tracking just enough TOML to count what toml11
 // would recurse or loop on: strings and comments are skipped, '[' and '{'
-// in values nest, '=' and section headers are entries, ',' inside arrays
-// and inline tables separates entries, '.' in a key separates its parts.
+// in values nest, '=' (a key) and section headers are entries and so is
+// each ',' in an array (an element), '.' in a key separates its parts.
 class scanner {
 public:
   explicit scanner(const std::string& text) : text_(text) {}
@@ -219,11 +219,14 @@ private:
     }
   }
 
+  // Separates array elements (entries) or the pairs of an inline table
+  // (counted at their '=').
   void comma() {
     if (nesting_.empty())
       return;
-    entry();
-    if (nesting_.back() == '{')
+    if (nesting_.back() == '[')
+      entry();
+    else
       start_key();
   }
 

@@ -570,6 +570,14 @@ TEST_CASE("more than 512 keys, sections and array elements are refused") {
   // 512 are fine for the pre-scan: toml11 parses them.
   CHECK(error_of(client_head + "x = [" + repeat("1,", 509) + "1]\n") ==
         "bad.toml:3: x: unknown key");
+  // An inline table's keys count once each (role, zone_id, x and 509).
+  std::string pairs;
+  for (int i = 0; i < 510; ++i)
+    pairs += (i == 0 ? "k" : ", k") + std::to_string(i) + " = 1";
+  CHECK(error_of(client_head + "x = {" + pairs + "}\n") == "bad.toml:3" + many);
+  pairs.erase(pairs.rfind(','));
+  CHECK(error_of(client_head + "x = {" + pairs + "}\n") ==
+        "bad.toml:3: x: unknown section");
 }
 
 TEST_CASE("dotted keys of more than 8 parts are refused") {
