@@ -133,10 +133,9 @@ key unless(key k, std::string other_default) {
 // The key's name in the file and its member in role_config, written once:
 // KEY(region.entries) is "region.entries", [](auto& c) -> auto& { return
 // c.region.entries; }. Every key's file name is its member path.
-#define KEY(path)                                                              \
-#  path, [](auto& cfg) -> auto& {                                              \
-    return cfg.path;                                                           \
-  }
+// clang-format off
+#define KEY(path) #path, [](auto& cfg) -> auto& { return cfg.path; }
+// clang-format on
 
 std::vector<key> make_keys() {
   return {
