@@ -18,9 +18,9 @@ shm::region_options region_options(const config::role_config& cfg) {
   o.max_clients = r.max_clients;
   o.payload_size = r.payload_size;
   o.create =
-      r.create == config::region_create::always  ? shm::create_mode::create
-      : r.create == config::region_create::never ? shm::create_mode::attach
-                                                 : shm::create_mode::auto_;
+      r.create == config::region_create::create   ? shm::create_mode::create
+      : r.create == config::region_create::attach ? shm::create_mode::attach
+                                                  : shm::create_mode::auto_;
   o.attach_timeout = std::chrono::milliseconds(cfg.timeouts.attach_ms);
   return o;
 }

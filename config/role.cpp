@@ -1,27 +1,29 @@
 // The only translation unit that includes toml11 (its first toml::parse
-// instantiation is slow to compile, and its types must not leak).
+// instantiation is slow to compile, and its types must not leak): reading a
+// role file into role_config, driven by the schema (schema.hpp), and
+// to_toml.
 //
-// Parsing reads every value through toml::value's own accessors (never
-// toml::find / find_or, see caf-0.17-notes.md section 7): integers are read
-// as std::int64_t and range-checked here, wrong types and unknown keys are
-// reported with the line of the offending value. Problems are collected and
-// the first one in file order is thrown as a config_error.
+// Values are read through toml::value's own accessors, never toml::find /
+// find_or: find_or<std::string>(v, "a", "b", "literal") crashes, find_or
+// returns the default on a type mismatch and find<std::uint16_t> does not
+// range-check. Integers are read as std::int64_t and range-checked by the
+// schema; wrong types and unknown keys are reported with the line of the
+// offending value. Problems are collected and the first one in file order
+// is thrown as a config_error.
 #include "config/role.hpp"
+
+#include "config/input.hpp"
+#include "config/schema.hpp"
 
 #include <toml.hpp>
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
 #include <cstddef>
-#include <fcntl.h>
-#include <initializer_list>
-#include <iomanip>
+#include <limits>
+#include <map>
 #include <sstream>
-#include <sys/stat.h>
-#include <system_error>
 #include <tuple>
-#include <unistd.h>
 #include <utility>
 #include <vector>
 
@@ -29,195 +31,20 @@ namespace hyperamp::config {
 
 namespace {
 
-// -- names and ranges (shared by the parser, validate and to_toml) --
+using schema::in_quotes;
+using schema::message;
 
-// Allowed spellings, indexed by the enum's value.
-constexpr const char* role_names[] = {"client", "service"};
-constexpr const char* backend_names[] = {"file", "physical"};
-constexpr const char* create_names[] = {"auto", "create", "attach"};
-constexpr const char* doorbell_names[] = {"futex", "hvisor", "polling"};
-constexpr const char* policy_names[] = {"stealing", "sharing"};
-
-struct range {
-  std::int64_t lo;
-  std::int64_t hi;
-};
+// One toml11 value type for reading and writing (each instantiation is slow
+// to compile). std::map keeps to_toml's output in a fixed (alphabetical)
+// order; comments carry each key's help into to_toml's output.
+using tvalue =
+    toml::basic_value<toml::preserve_comments, std::map, std::vector>;
+using ttable = tvalue::table_type;
 
 constexpr std::int64_t kib = 1024;
 constexpr std::int64_t mib = kib * 1024;
 constexpr std::int64_t gib = mib * 1024;
 constexpr std::int64_t tib = gib * 1024;
-constexpr std::int64_t day_ms = 86'400'000;
-
-namespace limits {
-constexpr range zone{0, 65535};
-constexpr range phys_addr{0, (std::int64_t{1} << 52) - 1};
-constexpr range size{0, tib};
-constexpr range entries{2, 65535};
-// shm/ entries address the payload area with 32-bit offsets.
-constexpr range payload_size{64, 4 * gib};
-constexpr range max_clients{1, 256};
-constexpr range spin_us{0, 1'000'000};
-constexpr range swi{0, 1023};
-constexpr range threads{1, 256};
-constexpr range queue_depth{1, 65535};
-constexpr range pending_limit{1, 1'000'000};
-constexpr range max_message{1, gib};
-constexpr range inline_max{0, gib};
-constexpr range timeout_ms{1, day_ms};
-constexpr range heartbeat_ms{1, 60'000};
-constexpr range poll_attempts{0, 1'000'000};
-} // namespace limits
-
-// Known keys per section; "" is the top level. Order is the documented one.
-struct section_schema {
-  const char* name;
-  std::vector<const char*> keys;
-};
-
-const std::vector<section_schema>& schema() {
-  static const std::vector<section_schema> result{
-      {"", {"role", "zone_id", "channel"}},
-      {"region",
-       {"backend", "path", "phys_addr", "size", "entries", "payload_size",
-        "max_clients", "create"}},
-      {"doorbell",
-       {"backend", "spin_us", "hvisor_device", "hshm_device", "target_zone",
-        "swi"}},
-      {"service", {"workers", "worker_capacity", "batch", "inline_max"}},
-      {"client", {"actors", "max_in_flight", "pending_limit", "max_message"}},
-      {"timeouts", {"request_ms", "heartbeat_ms", "peer_dead_ms", "attach_ms"}},
-      {"scheduler", {"max_threads", "policy", "moderate_poll_attempts"}},
-  };
-  return result;
-}
-
-std::string dotted(const std::string& section, const std::string& key) {
-  return section.empty() ? key : section + "." + key;
-}
-
-// -- message helpers --
-
-// "<file>:<line>: <key>: <text>"; line 0 = unknown, empty key = none.
-std::string message(const std::string& file, std::uint32_t line,
-                    const std::string& key, const std::string& text) {
-  std::string out = file.empty() ? std::string{"<config>"} : file;
-  if (line != 0)
-    out += ":" + std::to_string(line);
-  out += ": ";
-  if (!key.empty())
-    out += key + ": ";
-  return out + text;
-}
-
-std::string range_text(range r) {
-  return "(" + std::to_string(r.lo) + ".." + std::to_string(r.hi) + ")";
-}
-
-std::string in_quotes(const std::string& s) {
-  return "\"" + s + "\"";
-}
-
-std::string choices_text(const char* const* names, std::size_t n) {
-  std::string out;
-  for (std::size_t i = 0; i < n; ++i)
-    out += (i == 0 ? "" : i + 1 == n ? " or " : ", ") + in_quotes(names[i]);
-  return out;
-}
-
-// "83886080 (80 MiB)" for round sizes, else the plain number.
-std::string bytes_text(std::uint64_t n) {
-  const std::pair<std::uint64_t, const char*> units[] = {
-      {static_cast<std::uint64_t>(gib), "GiB"},
-      {static_cast<std::uint64_t>(mib), "MiB"},
-      {static_cast<std::uint64_t>(kib), "KiB"}};
-  for (const auto& [unit, name] : units)
-    if (n >= unit && n % unit == 0)
-      return std::to_string(n) + " (" + std::to_string(n / unit) + " " + name +
-             ")";
-  return std::to_string(n);
-}
-
-// -- "did you mean" --
-
-std::string normalized(const std::string& s) {
-  std::string out = s;
-  for (auto& c : out)
-    c = c == '-'
-            ? '_'
-            : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j < row.size(); ++j)
-    row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t above = row[j];
-      const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      row[j] = std::min({above + 1, row[j - 1] + 1, diagonal + cost});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
-// Distance of a typed key from a known one (lower is closer), or npos if
-// not close at all. Case and '-' vs '_' do not count; a shared prefix of 3+
-// characters beats typos.
-std::size_t closeness(const std::string& typed, const std::string& known) {
-  const auto a = normalized(typed);
-  const auto b = normalized(known);
-  if (a == b)
-    return 0;
-  const auto& shorter = a.size() < b.size() ? a : b;
-  const auto& longer = a.size() < b.size() ? b : a;
-  if (shorter.size() >= 3 && longer.compare(0, shorter.size(), shorter) == 0)
-    return 1;
-  const auto d = edit_distance(a, b);
-  if (d <= std::max<std::size_t>(2, b.size() / 2) && d < b.size())
-    return d + 1;
-  return std::string::npos;
-}
-
-std::string closest(const std::string& typed,
-                    const std::vector<std::string>& candidates) {
-  std::string best;
-  auto best_score = std::string::npos;
-  for (const auto& c : candidates) {
-    const auto score = closeness(typed, c);
-    if (score < best_score) {
-      best = c;
-      best_score = score;
-    }
-  }
-  return best;
-}
-
-// Suggestion for an unknown key: the closest key of its own table, else the
-// same key in another section ("service.workers").
-std::string suggestion(const std::string& section, const std::string& key) {
-  std::vector<std::string> local;
-  std::vector<std::string> elsewhere;
-  for (const auto& s : schema()) {
-    for (const auto* k : s.keys)
-      (s.name == section ? local : elsewhere).emplace_back(dotted(s.name, k));
-    if (section.empty() && *s.name != '\0')
-      local.emplace_back(s.name);
-  }
-  for (auto& k : local)
-    k = k.substr(section.empty() ? 0 : section.size() + 1);
-  auto best = closest(key, local);
-  if (best.empty())
-    for (const auto& k : elsewhere)
-      if (normalized(k.substr(k.find('.') + 1)) == normalized(key))
-        return k;
-  return best;
-}
 
 // -- sizes ("8MiB") --
 
@@ -342,7 +169,7 @@ toml_report digest(const std::string& what) {
   }
 }
 
-// -- the parser --
+// -- the reader --
 
 std::string type_name(toml::value_t t) {
   switch (t) {
@@ -371,7 +198,7 @@ std::string type_name(toml::value_t t) {
 }
 
 // The value as written in the file ("0x10", "70_000"), for messages.
-std::string literal(const toml::value& v) {
+std::string literal(const tvalue& v) {
   const auto loc = v.location();
   const auto& line = loc.line_str();
   if (loc.column() >= 1 && loc.column() - 1 + loc.region() <= line.size())
@@ -379,11 +206,19 @@ std::string literal(const toml::value& v) {
   return std::to_string(v.as_integer());
 }
 
-class parser {
-public:
-  parser(const std::string& name, role_config& cfg) : name_(name), cfg_(cfg) {}
+// The value of `leaf` in `t`, nullptr if absent (or `t` is).
+const tvalue* lookup(const ttable* t, const std::string& leaf) {
+  if (t == nullptr)
+    return nullptr;
+  const auto i = t->find(leaf);
+  return i == t->end() ? nullptr : &i->second;
+}
 
-  void run(const toml::value& root);
+class reader {
+public:
+  reader(const std::string& name, role_config& cfg) : name_(name), cfg_(cfg) {}
+
+  void run(const tvalue& root);
 
   // Throws the first problem in file order, if any.
   void finish() {
@@ -405,188 +240,40 @@ private:
     std::string key;
     std::string text;
   };
-  using table = toml::table;
+  using table = ttable;
 
   // -- reporting --
   void report(std::uint32_t line, std::uint32_t column, std::string key,
               std::string text) {
     problems_.push_back({line, column, std::move(key), std::move(text)});
   }
-  void report(const toml::value& v, std::string key, std::string text) {
+  void report(const tvalue& v, std::string key, std::string text) {
     const auto loc = v.location();
     report(loc.line(), loc.column(), std::move(key), std::move(text));
   }
-  void wrong_type(const toml::value& v, const std::string& key,
+  void wrong_type(const tvalue& v, const std::string& key,
                   const std::string& expected) {
     report(v, key, "expected " + expected + ", got " + type_name(v.type()));
   }
 
-  // -- lookup --
+  // -- tables --
+  const table* section(const table& root, const std::string& name);
+  void unknown_keys(const table& t, const std::string& section);
 
-  // The value of `key` in `t` (nullptr if absent); records its line.
-  const toml::value* find(const table* t, const std::string& section,
-                          const char* key) {
-    if (t == nullptr)
-      return nullptr;
-    const auto i = t->find(key);
-    if (i == t->end())
-      return nullptr;
-    cfg_.key_lines[dotted(section, key)] = i->second.location().line();
-    return &i->second;
+  // -- values; each leaves the field alone on a problem --
+  void read(const schema::key& k, const table* t);
+  void read_integer(const schema::key& k, const tvalue& v);
+  void read_size(const schema::key& k, const tvalue& v);
+  void read_size_string(const schema::key& k, const tvalue& v);
+  void read_string(const schema::key& k, const tvalue& v);
+  // Stores `value` unless something is `wrong` with it.
+  void store(const schema::key& k, const tvalue& v, const std::string& wrong,
+             const schema::value& value) {
+    if (wrong.empty())
+      k.set(cfg_, value);
+    else
+      report(v, k.name, wrong);
   }
-
-  const table* section(const table& root, const char* name) {
-    const auto* v = find(&root, "", name);
-    if (v == nullptr)
-      return nullptr;
-    if (v->is_table())
-      return &v->as_table();
-    auto expected = std::string{"a table (["} + name + "])";
-    wrong_type(*v, name, expected);
-    return nullptr;
-  }
-
-  // -- typed readers; each leaves `out` alone on a problem --
-
-  bool read_int(const table* t, const std::string& sec, const char* key,
-                range r, std::int64_t& out) {
-    const auto* v = find(t, sec, key);
-    if (v == nullptr)
-      return false;
-    if (!v->is_integer()) {
-      wrong_type(*v, dotted(sec, key), "an integer");
-      return false;
-    }
-    return in_range(*v, dotted(sec, key), v->as_integer(), r, out);
-  }
-
-  bool in_range(const toml::value& v, const std::string& key, std::int64_t n,
-                range r, std::int64_t& out) {
-    if (n < r.lo || n > r.hi) {
-      report(v, key, literal(v) + " is out of range " + range_text(r));
-      return false;
-    }
-    out = n;
-    return true;
-  }
-
-  template <class T>
-  void read_uint(const table* t, const std::string& sec, const char* key,
-                 range r, T& out) {
-    std::int64_t n = 0;
-    if (read_int(t, sec, key, r, n))
-      out = static_cast<T>(n);
-  }
-
-  // An integer, or a string like "8MiB".
-  void read_size(const table* t, const std::string& sec, const char* key,
-                 range r, std::uint64_t& out) {
-    const auto* v = find(t, sec, key);
-    if (v == nullptr)
-      return;
-    const auto full = dotted(sec, key);
-    std::int64_t n = 0;
-    if (v->is_integer()) {
-      if (in_range(*v, full, v->as_integer(), r, n))
-        out = static_cast<std::uint64_t>(n);
-    } else if (v->is_string()) {
-      read_size_string(*v, full, r, out);
-    } else {
-      wrong_type(*v, full, "an integer or a string like \"8MiB\"");
-    }
-  }
-
-  void read_size_string(const toml::value& v, const std::string& key, range r,
-                        std::uint64_t& out) {
-    const auto& text = v.as_string().str;
-    const auto n = parse_size_text(text);
-    if (n < 0) {
-      auto hint = size_hint(text);
-      report(v, key,
-             in_quotes(text) +
-                 " is not a size (use bytes or a number with unit "
-                 "B, KiB, MiB or GiB" +
-                 (hint.empty() ? ")"
-                               : "; did you mean " + in_quotes(hint) + "?)"));
-    } else if (n < r.lo || n > r.hi) {
-      report(v, key, in_quotes(text) + " is out of range " + range_text(r));
-    } else {
-      out = static_cast<std::uint64_t>(n);
-    }
-  }
-
-  void read_string(const table* t, const std::string& sec, const char* key,
-                   std::string& out) {
-    if (const auto* v = find(t, sec, key)) {
-      if (v->is_string())
-        out = v->as_string().str;
-      else
-        wrong_type(*v, dotted(sec, key), "a string");
-    }
-  }
-
-  // One of `names`; `out` becomes its index.
-  template <class E, std::size_t N>
-  void read_enum(const table* t, const std::string& sec, const char* key,
-                 const char* const (&names)[N], E& out) {
-    const auto* v = find(t, sec, key);
-    if (v == nullptr)
-      return;
-    if (!v->is_string()) {
-      wrong_type(*v, dotted(sec, key), "a string");
-      return;
-    }
-    const auto& text = v->as_string().str;
-    for (std::size_t i = 0; i < N; ++i)
-      if (text == names[i]) {
-        out = static_cast<E>(i);
-        return;
-      }
-    bad_choice(*v, dotted(sec, key), text, names, N);
-  }
-
-  void bad_choice(const toml::value& v, const std::string& key,
-                  const std::string& text, const char* const* names,
-                  std::size_t n) {
-    const auto best = closest(text, std::vector<std::string>(names, names + n));
-    report(
-        v, key,
-        in_quotes(text) + " is not one of " + choices_text(names, n) +
-            (best.empty() ? "" : " (did you mean " + in_quotes(best) + "?)"));
-  }
-
-  void require(const table& root, const char* key) {
-    if (root.count(key) == 0)
-      report(1, 0, key, "required key is missing");
-  }
-
-  // Every key of `t` must be in the schema of `section`.
-  void unknown_keys(const table& t, const std::string& sec) {
-    const auto& sections = schema();
-    const auto s = std::find_if(sections.begin(), sections.end(),
-                                [&](const auto& x) { return x.name == sec; });
-    for (const auto& [key, v] : t) {
-      if (std::find(s->keys.begin(), s->keys.end(), key) != s->keys.end())
-        continue;
-      const bool known_section =
-          sec.empty() &&
-          std::any_of(sections.begin(), sections.end(),
-                      [&](const auto& x) { return x.name == key; });
-      if (known_section)
-        continue;
-      const auto what =
-          sec.empty() && v.is_table() ? "unknown section" : "unknown key";
-      const auto best = suggestion(sec, key);
-      report(v, dotted(sec, key),
-             what + (best.empty()
-                         ? ""
-                         : " (did you mean " + in_quotes(best) + "?)"));
-    }
-  }
-
-  void read_region(const table* t);
-  void read_doorbell(const table* t);
-  void read_others(const table& root);
 
   // -- member variables --
   const std::string& name_;
@@ -594,474 +281,201 @@ private:
   std::vector<problem> problems_;
 };
 
-void parser::run(const toml::value& root) {
+void reader::run(const tvalue& root) {
   const auto& top = root.as_table();
   unknown_keys(top, "");
-  require(top, "role");
-  require(top, "zone_id");
-  read_enum(&top, "", "role", role_names, cfg_.role);
-  read_uint(&top, "", "zone_id", limits::zone, cfg_.zone_id);
-  read_string(&top, "", "channel", cfg_.channel);
-  read_region(section(top, "region"));
-  read_doorbell(section(top, "doorbell"));
-  read_others(top);
+  std::map<std::string, const table*> tables{{"", &top}};
+  for (const auto& s : schema::sections())
+    if (!s.empty())
+      tables[s] = section(top, s);
+  for (const auto& k : schema::keys())
+    read(k, tables[k.section()]);
+  // The physical backend's path defaults to its device instead.
+  if (cfg_.region.backend == region_backend::physical &&
+      cfg_.key_lines.count("region.path") == 0)
+    cfg_.region.path = schema::physical_path;
 }
 
-void parser::read_region(const table* t) {
-  if (t != nullptr)
-    unknown_keys(*t, "region");
-  auto& r = cfg_.region;
-  const char* s = "region";
-  read_enum(t, s, "backend", backend_names, r.backend);
-  if (r.backend == region_backend::physical)
-    r.path = "/dev/mem";
-  read_string(t, s, "path", r.path);
-  read_uint(t, s, "phys_addr", limits::phys_addr, r.phys_addr);
-  read_size(t, s, "size", limits::size, r.size);
-  read_uint(t, s, "entries", limits::entries, r.entries);
-  read_size(t, s, "payload_size", limits::payload_size, r.payload_size);
-  read_uint(t, s, "max_clients", limits::max_clients, r.max_clients);
-  read_enum(t, s, "create", create_names, r.create);
-}
-
-void parser::read_doorbell(const table* t) {
-  if (t != nullptr)
-    unknown_keys(*t, "doorbell");
-  auto& d = cfg_.doorbell;
-  const char* s = "doorbell";
-  read_enum(t, s, "backend", doorbell_names, d.backend);
-  read_uint(t, s, "spin_us", limits::spin_us, d.spin_us);
-  read_string(t, s, "hvisor_device", d.hvisor_device);
-  read_string(t, s, "hshm_device", d.hshm_device);
-  read_uint(t, s, "target_zone", limits::zone, d.target_zone);
-  read_uint(t, s, "swi", limits::swi, d.swi);
-}
-
-void parser::read_others(const table& root) {
-  const auto* sv = section(root, "service");
-  const auto* cl = section(root, "client");
-  const auto* to = section(root, "timeouts");
-  const auto* sc = section(root, "scheduler");
-  const std::pair<const table*, const char*> sections[] = {
-      {sv, "service"}, {cl, "client"}, {to, "timeouts"}, {sc, "scheduler"}};
-  for (const auto& [t, name] : sections)
-    if (t != nullptr)
-      unknown_keys(*t, name);
-  read_uint(sv, "service", "workers", limits::threads, cfg_.service.workers);
-  read_uint(sv, "service", "worker_capacity", limits::queue_depth,
-            cfg_.service.worker_capacity);
-  read_uint(sv, "service", "batch", limits::queue_depth, cfg_.service.batch);
-  read_uint(sv, "service", "inline_max", limits::inline_max,
-            cfg_.service.inline_max);
-  auto& c = cfg_.client;
-  read_uint(cl, "client", "actors", limits::threads, c.actors);
-  read_uint(cl, "client", "max_in_flight", limits::queue_depth,
-            c.max_in_flight);
-  read_uint(cl, "client", "pending_limit", limits::pending_limit,
-            c.pending_limit);
-  read_uint(cl, "client", "max_message", limits::max_message, c.max_message);
-  auto& m = cfg_.timeouts;
-  read_uint(to, "timeouts", "request_ms", limits::timeout_ms, m.request_ms);
-  read_uint(to, "timeouts", "heartbeat_ms", limits::heartbeat_ms,
-            m.heartbeat_ms);
-  read_uint(to, "timeouts", "peer_dead_ms", limits::timeout_ms, m.peer_dead_ms);
-  read_uint(to, "timeouts", "attach_ms", limits::timeout_ms, m.attach_ms);
-  auto& p = cfg_.scheduler;
-  read_uint(sc, "scheduler", "max_threads", limits::threads, p.max_threads);
-  std::size_t policy = 0;
-  read_enum(sc, "scheduler", "policy", policy_names, policy);
-  p.policy = policy_names[policy];
-  read_uint(sc, "scheduler", "moderate_poll_attempts", limits::poll_attempts,
-            p.moderate_poll_attempts);
-}
-
-// -- validation --
-
-std::string hex(std::uint64_t n) {
-  std::ostringstream out;
-  out << "0x" << std::hex << n;
-  return out.str();
-}
-
-class checker {
-public:
-  explicit checker(const role_config& cfg) : cfg_(cfg) {}
-
-  void ranges() const;
-  void strings() const;
-  void region() const;
-  void client_queue() const;
-  void client_payload() const;
-  void service() const;
-  void timeouts() const;
-
-private:
-  // Throws naming `key`, at the line of the first of key, `near` found in
-  // the file, else at the line of key's section.
-  [[noreturn]] void fail(const std::string& key, const std::string& text,
-                         std::initializer_list<const char*> near = {}) const {
-    throw config_error(message(cfg_.source, line_of(key, near), key, text));
+// The table of a section, nullptr if absent or not a table.
+const ttable* reader::section(const table& root, const std::string& name) {
+  const auto i = root.find(name);
+  if (i == root.end())
+    return nullptr;
+  cfg_.key_lines[name] = i->second.location().line();
+  if (!i->second.is_table()) {
+    wrong_type(i->second, name, "a table ([" + name + "])");
+    return nullptr;
   }
-
-  std::uint32_t line_of(const std::string& key,
-                        std::initializer_list<const char*> near) const {
-    const auto& lines = cfg_.key_lines;
-    if (auto i = lines.find(key); i != lines.end())
-      return i->second;
-    for (const auto* k : near)
-      if (auto i = lines.find(k); i != lines.end())
-        return i->second;
-    if (auto i = lines.find(key.substr(0, key.find('.'))); i != lines.end())
-      return i->second;
-    return 0;
-  }
-
-  void check(const char* key, std::uint64_t n, range r) const {
-    if (n < static_cast<std::uint64_t>(r.lo) ||
-        n > static_cast<std::uint64_t>(r.hi))
-      fail(key, std::to_string(n) + " is out of range " + range_text(r));
-  }
-
-  void not_empty(const char* key, const std::string& s) const {
-    if (s.empty())
-      fail(key, "must not be empty");
-  }
-
-  void physical() const;
-  void payload() const;
-
-  const role_config& cfg_;
-};
-
-void checker::ranges() const {
-  const auto& r = cfg_.region;
-  const auto& d = cfg_.doorbell;
-  const auto& c = cfg_.client;
-  const auto& t = cfg_.timeouts;
-  check("zone_id", cfg_.zone_id, limits::zone);
-  check("region.phys_addr", r.phys_addr, limits::phys_addr);
-  check("region.size", r.size, limits::size);
-  check("region.entries", r.entries, limits::entries);
-  check("region.payload_size", r.payload_size, limits::payload_size);
-  check("region.max_clients", r.max_clients, limits::max_clients);
-  check("doorbell.spin_us", d.spin_us, limits::spin_us);
-  check("doorbell.target_zone", d.target_zone, limits::zone);
-  check("doorbell.swi", d.swi, limits::swi);
-  check("service.workers", cfg_.service.workers, limits::threads);
-  check("service.worker_capacity", cfg_.service.worker_capacity,
-        limits::queue_depth);
-  check("service.batch", cfg_.service.batch, limits::queue_depth);
-  check("service.inline_max", cfg_.service.inline_max, limits::inline_max);
-  check("client.actors", c.actors, limits::threads);
-  check("client.max_in_flight", c.max_in_flight, limits::queue_depth);
-  check("client.pending_limit", c.pending_limit, limits::pending_limit);
-  check("client.max_message", c.max_message, limits::max_message);
-  check("timeouts.request_ms", t.request_ms, limits::timeout_ms);
-  check("timeouts.heartbeat_ms", t.heartbeat_ms, limits::heartbeat_ms);
-  check("timeouts.peer_dead_ms", t.peer_dead_ms, limits::timeout_ms);
-  check("timeouts.attach_ms", t.attach_ms, limits::timeout_ms);
-  check("scheduler.max_threads", cfg_.scheduler.max_threads, limits::threads);
-  check("scheduler.moderate_poll_attempts",
-        cfg_.scheduler.moderate_poll_attempts, limits::poll_attempts);
+  unknown_keys(i->second.as_table(), name);
+  return &i->second.as_table();
 }
 
-void checker::strings() const {
-  not_empty("channel", cfg_.channel);
-  for (const char c : cfg_.channel)
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
-      fail("channel", "must not contain control characters");
-  not_empty("region.path", cfg_.region.path);
-  if (cfg_.doorbell.backend == doorbell_backend::hvisor) {
-    not_empty("doorbell.hvisor_device", cfg_.doorbell.hvisor_device);
-    not_empty("doorbell.hshm_device", cfg_.doorbell.hshm_device);
-  }
-  const auto& p = cfg_.scheduler.policy;
-  if (p != policy_names[0] && p != policy_names[1])
-    fail("scheduler.policy",
-         in_quotes(p) + " is not one of " + choices_text(policy_names, 2));
-}
-
-void checker::region() const {
-  const auto& r = cfg_.region;
-  if (r.backend == region_backend::physical)
-    physical();
-  else if (r.phys_addr != 0)
-    fail("region.phys_addr",
-         "is only used by the physical backend (region.backend is \"file\"); "
-         "remove it or set region.backend = \"physical\"",
-         {"region.backend"});
-  payload();
-  if (r.size != 0 && r.size < r.payload_size)
-    fail("region.size",
-         std::to_string(r.size) + " is smaller than region.payload_size (" +
-             bytes_text(r.payload_size) + "); raise it or use size = 0 to " +
-             "let it be computed",
-         {"region.payload_size"});
-}
-
-void checker::physical() const {
-  const auto& r = cfg_.region;
-  if (r.phys_addr == 0)
-    fail("region.phys_addr",
-         "is required for the physical backend (the physical address of the "
-         "shared region, e.g. phys_addr = 0xde000000)",
-         {"region.backend"});
-  if (r.phys_addr % 4096 != 0)
-    fail("region.phys_addr",
-         hex(r.phys_addr) + " is not 4 KiB aligned (the nearest aligned " +
-             "addresses are " + hex(r.phys_addr / 4096 * 4096) + " and " +
-             hex((r.phys_addr / 4096 + 1) * 4096) + ")");
-  if (r.size == 0)
-    fail("region.size",
-         "region.size is required for the physical backend (the size of the "
-         "shared window at region.phys_addr, e.g. size = \"16MiB\")",
-         {"region.backend"});
-}
-
-void checker::payload() const {
-  const auto& r = cfg_.region;
-  if (r.payload_size % 64 != 0)
-    fail("region.payload_size",
-         std::to_string(r.payload_size) + " is not a multiple of 64 (use " +
-             std::to_string(r.payload_size / 64 * 64) + " or " +
-             std::to_string((r.payload_size / 64 + 1) * 64) + ")");
-  const auto least = std::uint64_t{64} * r.max_clients;
-  if (r.payload_size < least)
-    fail("region.payload_size",
-         std::to_string(r.payload_size) +
-             " is too small for region.max_clients" + " = " +
-             std::to_string(r.max_clients) + " (64 bytes per client); " +
-             "raise it to at least " + std::to_string(least) +
-             " or lower region.max_clients",
-         {"region.max_clients"});
-}
-
-// Each client actor may have max_in_flight requests in the queue, and
-// the queue needs room for as many again (seed: entries >= 2 x threads).
-void checker::client_queue() const {
-  if (cfg_.role != role_kind::client)
-    return;
-  const auto& r = cfg_.region;
-  const auto& c = cfg_.client;
-  const auto need = std::uint64_t{2} * c.actors * c.max_in_flight;
-  if (r.entries < need)
-    fail(
-        "region.entries",
-        std::to_string(r.entries) + " is too small for this client: it needs " +
-            "at least 2 x client.actors x client.max_in_flight = 2 x " +
-            std::to_string(c.actors) + " x " + std::to_string(c.max_in_flight) +
-            " = " + std::to_string(need) + "; " +
-            (need <= static_cast<std::uint64_t>(limits::entries.hi)
-                 ? "raise region.entries by " +
-                       std::to_string(need - r.entries) + " (to " +
-                       std::to_string(need) + ") or "
-                 : std::string{}) +
-            "lower client.actors or client.max_in_flight",
-        {"client.actors", "client.max_in_flight"});
-}
-
-// Seed: payload space >= threads x message size x 10, for this client's
-// partition of the payload area.
-void checker::client_payload() const {
-  if (cfg_.role != role_kind::client)
-    return;
-  const auto& r = cfg_.region;
-  const auto& c = cfg_.client;
-  const auto partition = r.payload_size / r.max_clients / 64 * 64;
-  const auto want = std::uint64_t{10} * c.actors * c.max_message;
-  if (partition >= want)
-    return;
-  const auto payload_needed = (want + 63) / 64 * 64 * r.max_clients;
-  fail(
-      "region.payload_size",
-      "the per-client payload partition (" + std::to_string(r.payload_size) +
-          " / region.max_clients " + std::to_string(r.max_clients) +
-          ", rounded down to 64) is " + std::to_string(partition) +
-          " bytes, less than client.actors x client.max_message x 10 = " +
-          std::to_string(c.actors) + " x " + std::to_string(c.max_message) +
-          " x 10 = " + std::to_string(want) + "; " +
-          (payload_needed <= static_cast<std::uint64_t>(limits::payload_size.hi)
-               ? "raise region.payload_size by " +
-                     std::to_string(payload_needed - r.payload_size) + " (to " +
-                     bytes_text(payload_needed) + "), or "
-               : std::string{}) +
-          "lower client.max_message to " +
-          std::to_string(partition / (10 * std::uint64_t{c.actors})) +
-          ", client.actors or region.max_clients",
-      {"client.max_message", "client.actors", "region.max_clients"});
-}
-
-void checker::service() const {
-  if (cfg_.role != role_kind::service)
-    return;
-  const auto batch = cfg_.service.batch;
-  const auto entries = cfg_.region.entries;
-  if (batch > entries)
-    fail("service.batch",
-         std::to_string(batch) + " is larger than region.entries (" +
-             std::to_string(entries) + "); lower service.batch to at most " +
-             std::to_string(entries) + " or raise region.entries",
-         {"region.entries"});
-}
-
-void checker::timeouts() const {
-  const auto& t = cfg_.timeouts;
-  const auto least = std::uint64_t{2} * t.heartbeat_ms + 1;
-  if (t.peer_dead_ms < least)
-    fail("timeouts.peer_dead_ms",
-         std::to_string(t.peer_dead_ms) + " must be more than 2 x " +
-             "timeouts.heartbeat_ms = 2 x " + std::to_string(t.heartbeat_ms) +
-             "; raise it by " + std::to_string(least - t.peer_dead_ms) +
-             " (to " + std::to_string(least) +
-             ") or lower timeouts.heartbeat_ms",
-         {"timeouts.heartbeat_ms"});
-}
-
-// -- files and output --
-
-std::string errno_text(int code) {
-  return std::error_code{code, std::generic_category()}.message();
-}
-
-// The whole file; throws config_error "cannot open <path>: <reason>".
-std::string read_file(const std::string& path) {
-  constexpr std::size_t max_bytes = 1 << 20; // a role file is a few KiB
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    throw config_error("cannot open " + path + ": " + errno_text(errno));
-  std::string text;
-  int error = 0;
-  struct stat st {};
-  if (::fstat(fd, &st) != 0)
-    error = errno;
-  else if (S_ISDIR(st.st_mode))
-    error = EISDIR;
-  char buf[4096];
-  while (error == 0 && text.size() <= max_bytes) {
-    const auto n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR)
+// Every key of `t` must be in the schema's `section` (or be a section).
+void reader::unknown_keys(const table& t, const std::string& section) {
+  const auto& sections = schema::sections();
+  for (const auto& [leaf, v] : t) {
+    if (schema::find(section, leaf) != nullptr)
       continue;
-    if (n < 0)
-      error = errno;
-    if (n <= 0)
-      break;
-    text.append(buf, static_cast<std::size_t>(n));
+    if (section.empty() &&
+        std::find(sections.begin(), sections.end(), leaf) != sections.end())
+      continue;
+    const auto what =
+        section.empty() && v.is_table() ? "unknown section" : "unknown key";
+    const auto best = schema::suggestion(section, leaf);
+    report(v, section.empty() ? leaf : section + "." + leaf,
+           what + (best.empty() ? ""
+                                : " (did you mean " + in_quotes(best) + "?)"));
   }
-  ::close(fd);
-  if (error != 0)
-    throw config_error("cannot read " + path + ": " + errno_text(error));
-  if (text.size() > max_bytes)
-    throw config_error("cannot read " + path + ": larger than 1 MiB");
-  return text;
 }
 
-// A TOML basic string.
-std::string toml_string(const std::string& s) {
-  std::ostringstream out;
-  out << '"';
-  for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\')
-      out << '\\' << c;
-    else if (u < 0x20 || u == 0x7f)
-      out << "\\u" << std::hex << std::setw(4) << std::setfill('0')
-          << static_cast<unsigned>(u) << std::dec;
-    else
-      out << c;
+// Reads `k` from its section's table `t` (nullptr: absent), recording the
+// key's line.
+void reader::read(const schema::key& k, const table* t) {
+  const auto* found = lookup(t, k.leaf());
+  if (found == nullptr) {
+    if (k.required)
+      report(1, 0, k.name, "required key is missing");
+    return;
   }
-  out << '"';
-  return out.str();
+  const auto& v = *found;
+  cfg_.key_lines[k.name] = v.location().line();
+  switch (k.type) {
+  case schema::kind::integer:
+    read_integer(k, v);
+    break;
+  case schema::kind::size:
+    read_size(k, v);
+    break;
+  case schema::kind::text:
+  case schema::kind::choice:
+    read_string(k, v);
+    break;
+  }
+}
+
+void reader::read_integer(const schema::key& k, const tvalue& v) {
+  if (!v.is_integer()) {
+    wrong_type(v, k.name, "an integer");
+    return;
+  }
+  const auto n = v.as_integer();
+  store(k, v, schema::range_problem(k, n, literal(v)),
+        {static_cast<std::uint64_t>(n), {}});
+}
+
+// An integer, or a string like "8MiB".
+void reader::read_size(const schema::key& k, const tvalue& v) {
+  if (v.is_integer())
+    read_integer(k, v);
+  else if (v.is_string())
+    read_size_string(k, v);
+  else
+    wrong_type(v, k.name, "an integer or a string like \"8MiB\"");
+}
+
+void reader::read_size_string(const schema::key& k, const tvalue& v) {
+  const auto& text = v.as_string().str;
+  const auto n = parse_size_text(text);
+  if (n < 0) {
+    auto hint = size_hint(text);
+    report(
+        v, k.name,
+        in_quotes(text) +
+            " is not a size (use bytes or a number with unit "
+            "B, KiB, MiB or GiB" +
+            (hint.empty() ? ")" : "; did you mean " + in_quotes(hint) + "?)"));
+    return;
+  }
+  store(k, v, schema::range_problem(k, n, in_quotes(text)),
+        {static_cast<std::uint64_t>(n), {}});
+}
+
+void reader::read_string(const schema::key& k, const tvalue& v) {
+  if (!v.is_string()) {
+    wrong_type(v, k.name, "a string");
+    return;
+  }
+  const auto& text = v.as_string().str;
+  store(k, v, schema::text_problem(k, text), {0, text});
+}
+
+// -- output --
+
+// `text` as comment lines of at most `width` characters (each starts with
+// a space: toml11 writes "#" + line).
+std::vector<std::string> comment_lines(const std::string& text,
+                                       std::size_t width) {
+  std::vector<std::string> out;
+  std::istringstream words{text};
+  std::string line;
+  for (std::string word; words >> word;) {
+    if (!line.empty() && line.size() + 1 + word.size() > width) {
+      out.push_back(line);
+      line.clear();
+    }
+    line += " " + word;
+  }
+  if (!line.empty())
+    out.push_back(line);
+  return out;
+}
+
+// The value of `k` in `cfg`, with the key's help as its comment.
+tvalue toml_value(const schema::key& k, const role_config& cfg) {
+  const auto v = k.get(cfg);
+  auto help = comment_lines(k.help, 76);
+  if (k.type == schema::kind::integer || k.type == schema::kind::size)
+    return tvalue{static_cast<std::int64_t>(v.number), std::move(help)};
+  return tvalue{v.text, std::move(help)};
+}
+
+// The table of `section` in `root`, made if missing.
+ttable& section_table(tvalue& root, const std::string& section) {
+  if (section.empty())
+    return root.as_table();
+  auto& t = root.as_table()[section];
+  if (!t.is_table())
+    t = ttable{};
+  return t.as_table();
 }
 
 } // namespace
 
 // -- public API --
 
-std::string to_string(role_kind x) {
-  return role_names[static_cast<std::size_t>(x)];
-}
-
-std::string to_string(region_backend x) {
-  return backend_names[static_cast<std::size_t>(x)];
-}
-
-std::string to_string(region_create x) {
-  return create_names[static_cast<std::size_t>(x)];
-}
-
-std::string to_string(doorbell_backend x) {
-  return doorbell_names[static_cast<std::size_t>(x)];
-}
-
 role_config parse_role(const std::string& text, const std::string& name) {
-  toml::value root;
+  if (const auto p = input::prescan(text))
+    throw config_error(message(name, p->line, "", p->text));
+  tvalue root;
   try {
     std::istringstream in{text};
-    root = toml::parse(in, name);
+    root =
+        toml::parse<toml::preserve_comments, std::map, std::vector>(in, name);
   } catch (...) {
     rethrow_toml_error(name);
   }
   role_config cfg;
   cfg.source = name;
-  parser p{name, cfg};
-  p.run(root);
-  p.finish();
+  reader r{name, cfg};
+  r.run(root);
+  r.finish();
   validate(cfg);
   return cfg;
 }
 
 role_config load_role(const std::string& path) {
-  return parse_role(read_file(path), path);
-}
-
-void validate(const role_config& cfg) {
-  const checker c{cfg};
-  c.ranges();
-  c.strings();
-  c.region();
-  c.client_queue();
-  c.client_payload();
-  c.service();
-  c.timeouts();
+  return parse_role(input::read_file(path), path);
 }
 
 std::string to_toml(const role_config& cfg) {
-  const auto& r = cfg.region;
-  const auto& d = cfg.doorbell;
-  const auto& v = cfg.service;
-  const auto& c = cfg.client;
-  const auto& t = cfg.timeouts;
-  const auto& s = cfg.scheduler;
-  std::ostringstream out;
-  out << "role = " << toml_string(to_string(cfg.role))
-      << "\nzone_id = " << cfg.zone_id
-      << "\nchannel = " << toml_string(cfg.channel)
-      << "\n\n[region]\nbackend = " << toml_string(to_string(r.backend))
-      << "\npath = " << toml_string(r.path)
-      << "\nphys_addr = " << hex(r.phys_addr) << "\nsize = " << r.size
-      << "\nentries = " << r.entries << "\npayload_size = " << r.payload_size
-      << "\nmax_clients = " << r.max_clients
-      << "\ncreate = " << toml_string(to_string(r.create))
-      << "\n\n[doorbell]\nbackend = " << toml_string(to_string(d.backend))
-      << "\nspin_us = " << d.spin_us
-      << "\nhvisor_device = " << toml_string(d.hvisor_device)
-      << "\nhshm_device = " << toml_string(d.hshm_device)
-      << "\ntarget_zone = " << d.target_zone << "\nswi = " << d.swi
-      << "\n\n[service]\nworkers = " << v.workers
-      << "\nworker_capacity = " << v.worker_capacity << "\nbatch = " << v.batch
-      << "\ninline_max = " << v.inline_max
-      << "\n\n[client]\nactors = " << c.actors
-      << "\nmax_in_flight = " << c.max_in_flight
-      << "\npending_limit = " << c.pending_limit
-      << "\nmax_message = " << c.max_message
-      << "\n\n[timeouts]\nrequest_ms = " << t.request_ms
-      << "\nheartbeat_ms = " << t.heartbeat_ms
-      << "\npeer_dead_ms = " << t.peer_dead_ms
-      << "\nattach_ms = " << t.attach_ms
-      << "\n\n[scheduler]\nmax_threads = " << s.max_threads
-      << "\npolicy = " << toml_string(s.policy)
-      << "\nmoderate_poll_attempts = " << s.moderate_poll_attempts << "\n";
-  return out.str();
+  tvalue root{ttable{},
+              {" hyperamp role file: the effective configuration, "
+               "every key with its value"}};
+  for (const auto& k : schema::keys())
+    section_table(root, k.section()).emplace(k.leaf(), toml_value(k, cfg));
+  // No width limit: strings stay on one line. Sections are written as
+  // [section] (not inlined) because their values have comments.
+  return toml::format(root, std::numeric_limits<std::size_t>::max());
 }
 
 } // namespace hyperamp::config

@@ -1,8 +1,11 @@
 // Role files: the TOML file `amp-node` is started with, as plain structs.
 //
-// Every key, its type, default and range is documented in
-// docs/configuration.md. Nothing here exposes toml11: the parser lives in
-// role.cpp only.
+// Every field is a key of the file under the same dotted name
+// ("region.entries"). Its default is the member initialiser below; its
+// type, range or choices and help are in the schema, config/schema.cpp,
+// which the reader, validate(), to_toml and the key tables of
+// docs/configuration.md all follow. Nothing here exposes toml11: the parser
+// lives in role.cpp only.
 #pragma once
 
 #include <cstdint>
@@ -16,46 +19,46 @@ namespace hyperamp::config {
 
 enum class role_kind { client, service };
 
-// file: mmap a file (default under /dev/shm); physical: /dev/mem at phys_addr.
 enum class region_backend { file, physical };
 
-// In the file: "auto" | "create" | "attach".
-enum class region_create { auto_, always, never };
+// Spelled as in the file ("auto" | "create" | "attach"); `auto` is a
+// keyword, hence `auto_`.
+enum class region_create { auto_, create, attach };
 
 enum class doorbell_backend { futex, hvisor, polling };
 
-// The spelling used in role files ("client", "physical", "auto", ...).
+// How a service's pool spreads requests over its workers.
+enum class dispatch_policy { least_loaded, round_robin };
+
+// The spelling used in role files ("client", "physical", "auto", ...); a
+// value outside the enum gives its number.
 std::string to_string(role_kind x);
 std::string to_string(region_backend x);
 std::string to_string(region_create x);
 std::string to_string(doorbell_backend x);
+std::string to_string(dispatch_policy x);
 
 // -- sections -----------------------------------------------------------------
 
 struct region_config {
   region_backend backend = region_backend::file;
-  // File path; for the physical backend the device (default "/dev/mem").
+  // The reader makes it "/dev/mem" for the physical backend when the file
+  // does not say.
   std::string path = "/dev/shm/hyperamp";
-  // Physical backend only; required there, 4096-aligned.
   std::uint64_t phys_addr = 0;
-  // Total bytes; 0 = computed from entries/payload/max_clients by shm/.
+  // 0 = computed from entries, payload_size and max_clients by shm/.
   std::uint64_t size = 0;
-  // Queue entries, 2..65535.
   std::uint32_t entries = 256;
-  // Bytes of payload area, multiple of 64, >= 64 * max_clients.
   std::uint64_t payload_size = 8 << 20;
-  // Client slots, 1..256.
   std::uint32_t max_clients = 32;
   region_create create = region_create::auto_;
 };
 
 struct doorbell_config {
   doorbell_backend backend = doorbell_backend::futex;
-  // Spin budget before sleeping, 0..1'000'000.
   std::uint32_t spin_us = 50;
   std::string hvisor_device = "/dev/hvisor";
   std::string hshm_device = "/dev/hshm0";
-  // hvisor ioctl target zone.
   std::uint32_t target_zone = 1;
   std::uint32_t swi = 74;
 };
@@ -63,10 +66,7 @@ struct doorbell_config {
 struct service_config {
   std::uint32_t workers = 4;
   std::uint32_t worker_capacity = 8;
-  // Requests of services that offer a plain function (echo, encrypt,
-  // decrypt) with at most this many payload bytes run inside the service
-  // bridge instead of a worker actor: two messages fewer per request. 0 =
-  // always use the workers.
+  dispatch_policy dispatch = dispatch_policy::least_loaded;
   std::uint32_t inline_max = 4096;
   std::uint32_t batch = 32;
 };
@@ -87,7 +87,8 @@ struct timeouts_config {
 
 struct scheduler_config {
   std::uint32_t max_threads = 2;
-  std::string policy = "stealing"; // "stealing" | "sharing"
+  // A string rather than an enum: CAF takes the name as it is.
+  std::string policy = "stealing";
   std::uint32_t moderate_poll_attempts = 0;
 };
 
@@ -95,9 +96,7 @@ struct role_config {
   // Path of the file it came from (the name given to parse_role).
   std::string source;
   role_kind role = role_kind::client;
-  // 0..65535.
   std::uint32_t zone_id = 0;
-  // Free text name, non-empty.
   std::string channel = "default";
   region_config region;
   doorbell_config doorbell;
@@ -137,7 +136,9 @@ role_config parse_role(const std::string& text, const std::string& name);
 void validate(const role_config& cfg);
 
 // The effective configuration as a complete role file (every key, defaults
-// included). parse_role(to_toml(cfg), ...) gives back the same values.
+// included), written by toml11: sections and keys in alphabetical order,
+// each key under its help as a comment. parse_role(to_toml(cfg), ...) gives
+// back the same values.
 std::string to_toml(const role_config& cfg);
 
 } // namespace hyperamp::config

@@ -2,16 +2,27 @@
 // message per kind of bad input, each naming file, line and key.
 #include "config/role.hpp"
 
+#include "config/schema.hpp"
+
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <vector>
 
 using namespace hyperamp::config;
+namespace schema = hyperamp::config::schema;
 
 namespace {
 
 const std::string examples = HYPERAMP_CONFIG_EXAMPLES;
 const std::string data = HYPERAMP_CONFIG_TEST_DATA;
+const std::string docs = HYPERAMP_CONFIG_DOCS;
 
 // The two required keys, on lines 1 and 2.
 const std::string client_head = "role = \"client\"\nzone_id = 0\n";
@@ -30,6 +41,56 @@ std::string error_of(const std::string& text) {
 bool has(const std::string& message, const std::string& part) {
   return message.find(part) != std::string::npos;
 }
+
+// A key's value in `cfg`, as one comparable string.
+std::string value_text(const schema::key& k, const role_config& cfg) {
+  const auto v = k.get(cfg);
+  return std::to_string(v.number) + "/" + v.text;
+}
+
+// The text of `doc` after the line `begin` up to the next end marker, or
+// "(no table)".
+std::string doc_block(const std::string& doc, const std::string& begin) {
+  const auto b = doc.find(begin);
+  const auto e = doc.find("<!-- end schema -->", b);
+  if (b == std::string::npos || e == std::string::npos)
+    return "(no table)";
+  return doc.substr(b + begin.size(), e - b - begin.size());
+}
+
+std::string repeat(const std::string& s, std::size_t n) {
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i)
+    out += s;
+  return out;
+}
+
+// A fresh directory for the files a test makes, removed with it. ctest
+// runs each test case in its own process: the pid keeps parallel runs
+// apart.
+class scratch_dir {
+public:
+  scratch_dir()
+      : dir_(std::filesystem::temp_directory_path() /
+             ("hyperamp-config-test-" + std::to_string(::getpid()))) {
+    std::filesystem::create_directories(dir_);
+  }
+  ~scratch_dir() { std::filesystem::remove_all(dir_); }
+  scratch_dir(const scratch_dir&) = delete;
+  scratch_dir& operator=(const scratch_dir&) = delete;
+
+  std::string path(const std::string& name) const {
+    return (dir_ / name).string();
+  }
+
+  std::string write(const std::string& name, const std::string& text) const {
+    std::ofstream{path(name), std::ios::binary} << text;
+    return path(name);
+  }
+
+private:
+  std::filesystem::path dir_;
+};
 
 } // namespace
 
@@ -102,7 +163,7 @@ TEST_CASE("the physical backend defaults its path to /dev/mem") {
   CHECK(cfg.region.path == "/dev/mem");
   CHECK(cfg.region.phys_addr == 0xde000000);
   CHECK(cfg.region.size == 4u << 20);
-  CHECK(cfg.region.create == region_create::never);
+  CHECK(cfg.region.create == region_create::attach);
   CHECK(cfg.doorbell.backend == doorbell_backend::hvisor);
 }
 
@@ -450,7 +511,253 @@ TEST_CASE("enum names") {
   CHECK(to_string(role_kind::client) == "client");
   CHECK(to_string(region_backend::physical) == "physical");
   CHECK(to_string(region_create::auto_) == "auto");
-  CHECK(to_string(region_create::always) == "create");
-  CHECK(to_string(region_create::never) == "attach");
+  CHECK(to_string(region_create::create) == "create");
+  CHECK(to_string(region_create::attach) == "attach");
   CHECK(to_string(doorbell_backend::polling) == "polling");
+}
+
+// -- bounded input: nothing a file says can crash or stall the parser --
+
+TEST_CASE("nesting deeper than 16 arrays or inline tables is refused") {
+  // toml11 recurses per level: 5000 arrays or 3000 inline tables overflow
+  // its stack (SIGSEGV) without the pre-scan.
+  const auto deep = "bad.toml:3: arrays and inline tables nested more than 16 "
+                    "deep";
+  CHECK(error_of(client_head + "x = " + std::string(5000, '[') + "\n") == deep);
+  CHECK(error_of(client_head + "x = " + repeat("{a = ", 3000) + "\n") == deep);
+  CHECK(error_of(client_head + "x = [\n" + repeat("[\n", 20) + "\n") ==
+        "bad.toml:19: arrays and inline tables nested more than 16 deep");
+  // 16 levels pass the pre-scan and reach the type check.
+  CHECK(error_of(client_head + "channel = " + std::string(16, '[') +
+                 std::string(16, ']') + "\n") ==
+        "bad.toml:3: channel: expected a string, got an array");
+  CHECK(error_of(client_head + "channel = " + std::string(17, '[') +
+                 std::string(17, ']') + "\n") == deep);
+}
+
+TEST_CASE("brackets, dots and '=' in strings and comments are not counted") {
+  const auto brackets = std::string(100, '[') + std::string(100, '{');
+  const auto dots = repeat("a.", 100) + repeat("=,", 600);
+  for (const auto& inside : {brackets, dots}) {
+    for (const auto& value :
+         {"\"" + inside + "\"", "'" + inside + "'",
+          "\"\"\"\n" + inside + "\n" + inside + "\"\"\"",
+          "'''" + inside + "\n'''", "\"\\\"" + inside + "\"",
+          "\"\"\"" + inside + "\"\"\"\"\""}) {
+      CAPTURE(value);
+      const auto text = client_head + "# " + inside + "\n[doorbell]\n" +
+                        "hvisor_device = " + value + " # " + inside + "\n";
+      CHECK(error_of(text) == "no error");
+    }
+  }
+  // A quoted key part is one part, whatever dots it holds.
+  CHECK(error_of(client_head + "\"" + repeat("a.", 20) + "\" = 1\n") ==
+        "bad.toml:3: " + repeat("a.", 20) + ": unknown key");
+}
+
+TEST_CASE("more than 512 keys, sections and array elements are refused") {
+  const std::string many = ": more than 512 keys, sections and array elements "
+                           "(a role file has about 40)";
+  std::string sections = client_head;
+  for (int i = 0; i < 600; ++i)
+    sections += "[s" + std::to_string(i) + "]\n";
+  // Lines 1 and 2 are the first two entries; one entry per line after.
+  CHECK(error_of(sections) == "bad.toml:513" + many);
+  CHECK(error_of(client_head + "x = [" + repeat("1,", 600) + "1]\n") ==
+        "bad.toml:3" + many);
+  CHECK(error_of(client_head + "x = {" + repeat("a = 1, ", 600) + "b = 1}\n") ==
+        "bad.toml:3" + many);
+  // 512 are fine for the pre-scan: toml11 parses them.
+  CHECK(error_of(client_head + "x = [" + repeat("1,", 509) + "1]\n") ==
+        "bad.toml:3: x: unknown key");
+  // An inline table's keys count once each (role, zone_id, x and 509).
+  std::string pairs;
+  for (int i = 0; i < 510; ++i)
+    pairs += (i == 0 ? "k" : ", k") + std::to_string(i) + " = 1";
+  CHECK(error_of(client_head + "x = {" + pairs + "}\n") == "bad.toml:3" + many);
+  pairs.erase(pairs.rfind(','));
+  CHECK(error_of(client_head + "x = {" + pairs + "}\n") ==
+        "bad.toml:3: x: unknown section");
+}
+
+TEST_CASE("dotted keys of more than 8 parts are refused") {
+  const auto long_key = "bad.toml:3: dotted key with more than 8 parts";
+  // 30000 parts fit in 64 KiB and take toml11 over 10 s.
+  CHECK(error_of(client_head + repeat("a.", 30000) + "a = 1\n") == long_key);
+  CHECK(error_of(client_head + repeat("a.", 8) + "a = 1\n") == long_key);
+  CHECK(error_of(client_head + "[" + repeat("a.", 8) + "a]\n") == long_key);
+  CHECK(error_of(client_head + "[[" + repeat("a . ", 8) + "a]]\n") == long_key);
+  CHECK(error_of(client_head + "x = { " + repeat("a.", 8) + "a = 1 }\n") ==
+        long_key);
+  // 8 parts reach the schema check.
+  CHECK(error_of(client_head + repeat("a.", 7) + "a = 1\n") ==
+        "bad.toml:3: a: unknown section");
+  // Dots in values are not key parts.
+  CHECK(error_of(client_head + "x = [" + repeat("1.5, ", 20) + "1.5]\n") ==
+        "bad.toml:3: x: unknown key");
+}
+
+TEST_CASE("a role file larger than 64 KiB is refused") {
+  const scratch_dir dir;
+  const auto text = client_head + "# padding\n";
+  const auto at_limit = text + std::string(65536 - text.size() - 1, '#') + "\n";
+  CHECK(load_role(dir.write("max.toml", at_limit)).zone_id == 0);
+  const auto big = dir.write("big.toml", at_limit + "\n");
+  CHECK_THROWS_WITH_AS(
+      load_role(big),
+      ("cannot read " + big + ": larger than 64 KiB (a role file is a few KiB)")
+          .c_str(),
+      config_error);
+  CHECK(error_of(at_limit + "\n") ==
+        "bad.toml: larger than 64 KiB (a role file is a few KiB)");
+}
+
+TEST_CASE("a role file that is not a regular file is refused at once") {
+  const scratch_dir dir;
+  const auto fifo = dir.path("role.fifo");
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  // A blocking open would wait for a writer forever: the alarm turns that
+  // into a failure (SIGALRM ends the process).
+  ::alarm(20);
+  CHECK_THROWS_WITH_AS(
+      load_role(fifo),
+      ("cannot read " + fifo + ": not a regular file (a FIFO)").c_str(),
+      config_error);
+  CHECK_THROWS_WITH_AS(load_role("/dev/null"),
+                       "cannot read /dev/null: not a regular file (a character "
+                       "device)",
+                       config_error);
+  ::alarm(0);
+}
+
+// -- the schema: one description per key drives reading and validate --
+
+TEST_CASE("every schema key reaches its own field, and its range fits") {
+  for (const auto& k : schema::keys()) {
+    CAPTURE(k.name);
+    std::vector<schema::value> samples;
+    if (k.type == schema::kind::integer || k.type == schema::kind::size)
+      for (const auto n : {k.lo, k.hi})
+        samples.push_back({static_cast<std::uint64_t>(n), {}});
+    for (const auto& c : k.choices)
+      samples.push_back({0, c});
+    if (k.type == schema::kind::text)
+      samples.push_back({0, "some/text"});
+    REQUIRE_FALSE(samples.empty());
+    for (const auto& v : samples) {
+      role_config cfg;
+      k.set(cfg, v);
+      CHECK(k.get(cfg).number == v.number);
+      CHECK(k.get(cfg).text == v.text);
+      // No other key sees the change: each key has a field of its own.
+      for (const auto& other : schema::keys())
+        if (&other != &k)
+          CHECK(value_text(other, cfg) == value_text(other, {}));
+    }
+  }
+}
+
+TEST_CASE("the reader and validate apply every key's range") {
+  for (const auto& k : schema::keys()) {
+    if (k.type != schema::kind::integer && k.type != schema::kind::size)
+      continue;
+    CAPTURE(k.name);
+    const auto range = " is out of range (" + std::to_string(k.lo) + ".." +
+                       std::to_string(k.hi) + ")";
+    const auto above = std::to_string(k.hi + 1);
+    std::string text = "role = \"client\"\n";
+    if (k.name != "zone_id")
+      text += "zone_id = 0\n";
+    if (!k.section().empty())
+      text += "[" + k.section() + "]\n";
+    text += k.leaf() + " = " + above + "\n";
+    const auto line = std::count(text.begin(), text.end(), '\n');
+    CHECK(error_of(text) == "bad.toml:" + std::to_string(line) + ": " + k.name +
+                                ": " + above + range);
+    // The same range for a config built in code, where the field can
+    // hold the value.
+    role_config cfg;
+    k.set(cfg, {static_cast<std::uint64_t>(k.hi + 1), {}});
+    if (k.get(cfg).number == static_cast<std::uint64_t>(k.hi + 1))
+      CHECK_THROWS_WITH_AS(
+          validate(cfg), ("<config>: " + k.name + ": " + above + range).c_str(),
+          config_error);
+  }
+}
+
+TEST_CASE("to_toml writes every key of the schema, with its help") {
+  role_config cfg;
+  cfg.region.entries = 1000;
+  const auto text = to_toml(cfg);
+  CHECK(has(text, "\n[region]\n"));
+  CHECK(has(text, "\n# entries of the message queue\nentries = 1000\n"));
+  CHECK(has(text, "\n# what this zone does\nrole = \"client\"\n"));
+  const auto again = parse_role(text, "again.toml");
+  for (const auto& k : schema::keys()) {
+    CAPTURE(k.name);
+    CHECK(again.key_lines.count(k.name) == 1);
+    CHECK(value_text(k, again) == value_text(k, cfg));
+  }
+}
+
+TEST_CASE("to_toml quotes any string so that it reads back the same") {
+  for (const auto& path :
+       {std::string{"a \"quoted\" \\ path\""}, std::string{"\"\"\"x\"\"\"\""},
+        std::string{"tab\there\nnew line\r\n"}, std::string{"\x01\x7f end"},
+        std::string{"'''single'''"}, std::string{"caf\xc3\xa9 \xe2\x9c\x93"},
+        std::string(300, 'p') + "\"" + std::string(300, 'q')}) {
+    CAPTURE(path);
+    role_config cfg;
+    cfg.region.path = path;
+    CHECK(parse_role(to_toml(cfg), "odd.toml").region.path == path);
+  }
+}
+
+TEST_CASE("the key tables of docs/configuration.md are the schema's") {
+  std::ifstream in{docs};
+  std::stringstream text;
+  text << in.rdbuf();
+  const auto doc = text.str();
+  REQUIRE_FALSE(doc.empty());
+  // One table per section, in the schema's order, and no others.
+  const std::string open = "<!-- schema: ";
+  std::string found;
+  for (auto p = doc.find(open); p != std::string::npos;
+       p = doc.find(open, p + 1)) {
+    const auto name = p + open.size();
+    found += doc.substr(name, doc.find(" -->", name) - name) + "; ";
+  }
+  std::string expected;
+  for (const auto& s : schema::sections())
+    expected += (s.empty() ? "top level" : s) + "; ";
+  CHECK(found == expected);
+  // Each the same as the schema writes it: a missing or extra key, another
+  // type, default, range or help shows here, with the table it should be.
+  for (const auto& s : schema::sections()) {
+    const auto name = s.empty() ? "top level" : s;
+    CAPTURE(name);
+    CHECK(doc_block(doc, open + name + " -->\n") == schema::doc_table(s));
+  }
+}
+
+TEST_CASE("service.dispatch: least_loaded (default) or round_robin") {
+  CHECK(role_config{}.service.dispatch == dispatch_policy::least_loaded);
+  CHECK(load_role(examples + "/service.toml").service.dispatch ==
+        dispatch_policy::least_loaded);
+  CHECK(parse_role(service_head + "[service]\ndispatch = \"round_robin\"\n",
+                   "s.toml")
+            .service.dispatch == dispatch_policy::round_robin);
+  CHECK(error_of(service_head + "[service]\ndispatch = \"round-robin\"\n") ==
+        "bad.toml:4: service.dispatch: \"round-robin\" is not one of "
+        "\"least_loaded\" or \"round_robin\" (did you mean \"round_robin\"?)");
+  CHECK(error_of(service_head + "[service]\ndispatch = 1\n") ==
+        "bad.toml:4: service.dispatch: expected a string, got an integer");
+  CHECK(to_string(dispatch_policy::least_loaded) == "least_loaded");
+  CHECK(to_string(dispatch_policy::round_robin) == "round_robin");
+  role_config cfg;
+  cfg.service.dispatch = static_cast<dispatch_policy>(7);
+  CHECK_THROWS_WITH_AS(validate(cfg),
+                       "<config>: service.dispatch: \"7\" is not one of "
+                       "\"least_loaded\" or \"round_robin\"",
+                       config_error);
 }
