@@ -1,5 +1,6 @@
-// amp-node's command line: parsing and payload decoding, without CAF, so
-// it can be unit-tested. Usage errors are cli_error (exit code 2).
+// amp-node's command line: parsing (with CLI11) and payload decoding,
+// without CAF, so it can be unit-tested. Usage errors are cli_error (exit
+// code 2).
 #pragma once
 
 #include <cstdint>

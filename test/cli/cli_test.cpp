@@ -340,6 +340,55 @@ TEST_CASE("parse errors: missing and extra arguments") {
         "hyper_amp_service_test_mt: unexpected argument '5'");
 }
 
+TEST_CASE("parse: words CLI11 would read differently keep their meaning") {
+  // One dash: data, not short options; "--" is data too.
+  CHECK(p({"call", "c.toml", "-hx", "1"}).data == "-hx");
+  CHECK(p({"call", "c.toml", "--", "1"}).data == "--");
+  CHECK(p({"call", "c.toml", "-", "1"}).data == "-");
+  CHECK(p({"call", "c.toml", "\x1f-x", "1"}).data == "\x1f-x");
+  CHECK(error_of({"call", "c.toml", "x", "1", "-j"}) ==
+        "call: unexpected argument '-j'");
+  // A flag takes no value, not even an empty or a true one.
+  CHECK(error_of({"call", "c.toml", "x", "1", "--json="}) ==
+        "call: unknown option '--json='");
+  CHECK(error_of({"call", "c.toml", "x", "1", "--quiet=true"}) ==
+        "call: unknown option '--quiet=true'");
+  CHECK(error_of({"call", "c.toml", "x", "1", "--help=1"}) ==
+        "call: unknown option '--help=1'");
+  // "--name=" is the empty value, not "take the next word".
+  CHECK(error_of({"call", "c.toml", "x", "1", "--threads=", "5"}) ==
+        "--threads: '' is not a number");
+  CHECK(error_of({"serve", "s.toml", "--workers="}) ==
+        "--workers: '' is not a number");
+  // "--" words CLI11 would not take for options are unknown options.
+  CHECK(error_of({"call", "c.toml", "x", "1", "---x"}) ==
+        "call: unknown option '---x'");
+  CHECK(error_of({"call", "c.toml", "x", "1", "--\x1fq"}) ==
+        "call: unknown option '--\x1fq'");
+  CHECK(error_of({"call", "c.toml", "x", "1", "--bogus=3"}) ==
+        "call: unknown option '--bogus=3'");
+  // Option names are exact: no prefixes, no other case.
+  CHECK(error_of({"call", "c.toml", "x", "1", "--thread", "3"}) ==
+        "call: unknown option '--thread'");
+  CHECK(error_of({"call", "c.toml", "x", "1", "--Threads", "3"}) ==
+        "call: unknown option '--Threads'");
+  // An option's value is the next word, whatever it looks like...
+  CHECK(error_of({"call", "c.toml", "x", "1", "--threads", "--json"}) ==
+        "--threads: '--json' is not a number");
+  CHECK(error_of({"call", "c.toml", "x", "1", "--threads", "-x"}) ==
+        "--threads: '-x' is not a number");
+  // ... but -h and --help ask for help anywhere.
+  CHECK(p({"call", "c.toml", "x", "1", "--threads", "-h"}).help_topic ==
+        "call");
+  CHECK(p({"call", "--help", "--threads"}).help_topic == "call");
+  CHECK(p({"serve", "--workers", "--help"}).cmd == command::help);
+  // Command names after the command are data.
+  CHECK(p({"call", "c.toml", "serve", "1"}).data == "serve");
+  CHECK(p({"call", "c.toml", "help", "1"}).data == "help");
+  CHECK(p({"call", "c.toml", "[a,b]", "1"}).data == "[a,b]");
+  CHECK(p({"call", "c.toml", "", "1"}).data == "");
+}
+
 // -- payloads -----------------------------------------------------------------
 
 TEST_CASE("decode_payload: literal and hex") {
