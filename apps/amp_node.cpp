@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <caf/all.hpp>
+#include <nlohmann/json.hpp>
 
 #include "actors/client_actor.hpp"
 #include "actors/errors.hpp"
@@ -129,24 +130,33 @@ void print_call(const apps::options& o, const actors::outcomes& all,
                          ? 1000.0 * static_cast<double>(all.size()) / s.total_ms
                          : 0;
   if (o.json) {
-    std::cout << "{\"requests\":" << all.size() << ",\"ok\":" << s.ok
-              << ",\"failed\":" << s.failed << ",\"total_ms\":" << s.total_ms
-              << ",\"requests_per_s\":" << rps << ",\"p50_us\":" << s.p50_us
-              << ",\"p99_us\":" << s.p99_us << ",\"results\":[";
+    nlohmann::ordered_json results = nlohmann::ordered_json::array();
     for (std::size_t i = 0; i < all.size(); ++i) {
       const auto& r = all[i];
-      std::cout << (i ? "," : "") << "{\"index\":" << i
-                << ",\"ok\":" << (r.ok ? "true" : "false") << ",\"latency_us\":"
-                << static_cast<double>(r.latency_ns) / 1e3;
-      if (r.ok)
-        std::cout << ",\"hex\":\"" << apps::to_hex(r.data) << "\",\"text\":\""
-                  << apps::json_escape(apps::render_payload(r.data)) << "\"";
-      else
-        std::cout << ",\"error\":\""
-                  << apps::json_escape(actors::describe(r.error)) << "\"";
-      std::cout << "}";
+      nlohmann::ordered_json one;
+      one["index"] = i;
+      one["ok"] = r.ok;
+      one["latency_us"] = static_cast<double>(r.latency_ns) / 1e3;
+      if (r.ok) {
+        one["hex"] = apps::to_hex(r.data);
+        one["text"] = apps::render_payload(r.data);
+      } else
+        one["error"] = actors::describe(r.error);
+      results.push_back(std::move(one));
     }
-    std::cout << "]}" << std::endl;
+    nlohmann::ordered_json j;
+    j["requests"] = all.size();
+    j["ok"] = s.ok;
+    j["failed"] = s.failed;
+    j["total_ms"] = s.total_ms;
+    j["requests_per_s"] = rps;
+    j["p50_us"] = s.p50_us;
+    j["p99_us"] = s.p99_us;
+    j["results"] = std::move(results);
+    // Invalid UTF-8 (none is expected: text is printable ASCII) as U+FFFD.
+    std::cout << j.dump(-1, ' ', false,
+                        nlohmann::ordered_json::error_handler_t::replace)
+              << std::endl;
     return;
   }
   if (!o.quiet)
