@@ -179,15 +179,10 @@ int run_call(caf::actor_system& sys, const config::role_config& cfg,
              const apps::options& o) {
   actors::bytes payload;
   try {
-    payload = apps::decode_payload(o.data);
+    payload = apps::decode_payload(
+        o.data, apps::max_message_limit(cfg.client.max_message, cfg.source));
   } catch (const apps::cli_error& e) {
     std::cerr << "amp-node: call: " << e.what() << "\n";
-    return 2;
-  }
-  if (payload.size() > cfg.client.max_message) {
-    std::cerr << "amp-node: call: payload of " << payload.size()
-              << " bytes exceeds client.max_message (" << cfg.client.max_message
-              << ") in " << cfg.source << "\n";
     return 2;
   }
   const std::uint32_t threads = o.threads.value_or(1);

@@ -5,9 +5,10 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
+#include <fcntl.h>
 #include <map>
-#include <sstream>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 
@@ -312,6 +313,76 @@ std::vector<std::uint8_t> decode_hex(const std::string& h) {
   return out;
 }
 
+void check_size(std::uint64_t bytes, const payload_limit& limit) {
+  if (bytes > limit.bytes)
+    throw cli_error("payload of " + std::to_string(bytes) + " bytes exceeds " +
+                    limit.name);
+}
+
+/// Reads from `fd` until `want` bytes are in `into` or the file ends.
+void read_up_to(int fd, const std::string& path, std::string& into,
+                std::size_t want) {
+  while (into.size() < want) {
+    char buf[65536];
+    const std::size_t n = std::min(sizeof buf, want - into.size());
+    const ssize_t got = ::read(fd, buf, n);
+    if (got < 0 && errno == EINTR)
+      continue;
+    if (got < 0)
+      throw cli_error("cannot read " + path + ": " + std::strerror(errno));
+    if (got == 0)
+      return;
+    into.append(buf, static_cast<std::size_t>(got));
+  }
+}
+
+/// An @file payload. Only a regular file: a directory is no payload, and
+/// a FIFO or a device may block or never end. Its size says whether the
+/// payload fits before anything but the first four bytes is read.
+std::vector<std::uint8_t> read_payload_file(const std::string& path,
+                                            const payload_limit& limit) {
+  // O_NONBLOCK: opening a FIFO does not wait for a writer.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0)
+    throw cli_error("cannot read " + path + ": " + std::strerror(errno));
+  struct closer {
+    int fd;
+    ~closer() { ::close(fd); }
+  } close_fd{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0)
+    throw cli_error("cannot read " + path + ": " + std::strerror(errno));
+  if (S_ISDIR(st.st_mode))
+    throw cli_error("cannot read " + path + ": is a directory");
+  if (!S_ISREG(st.st_mode))
+    throw cli_error("cannot read " + path + ": " +
+                    (S_ISFIFO(st.st_mode)   ? "a FIFO"
+                     : S_ISCHR(st.st_mode)  ? "a character device"
+                     : S_ISBLK(st.st_mode)  ? "a block device"
+                     : S_ISSOCK(st.st_mode) ? "a socket"
+                                            : "a special file") +
+                    ", not a regular file");
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  std::string text;
+  read_up_to(fd, path, text, 4);
+  const bool hex = text == "hex:";
+  // A hex file's payload: (size - 4) / 2 bytes, with or without the one
+  // newline at its end.
+  check_size(hex && size >= 4 ? (size - 4) / 2 : size, limit);
+  // One byte more than fstat said, to see a file that grew meanwhile.
+  read_up_to(fd, path, text, static_cast<std::size_t>(size) + 1);
+  if (text.size() != size)
+    throw cli_error("cannot read " + path + ": it changed while being read");
+  if (hex) {
+    if (text.back() == '\n')
+      text.pop_back();
+    auto out = decode_hex(text.substr(4));
+    check_size(out.size(), limit);
+    return out;
+  }
+  return {text.begin(), text.end()};
+}
+
 } // namespace
 
 std::uint32_t parse_count(const std::string& text, const std::string& what,
@@ -377,25 +448,23 @@ std::string help(const std::string& topic) {
   return k_overview;
 }
 
-std::vector<std::uint8_t> decode_payload(const std::string& spec) {
+payload_limit max_message_limit(std::uint32_t max_message,
+                                const std::string& source) {
+  return {max_message, "client.max_message (" + std::to_string(max_message) +
+                           ") in " + source};
+}
+
+std::vector<std::uint8_t> decode_payload(const std::string& spec,
+                                         const payload_limit& limit) {
+  std::vector<std::uint8_t> out;
   if (spec.rfind("hex:", 0) == 0)
-    return decode_hex(spec.substr(4));
-  if (spec.rfind("@", 0) == 0) {
-    const std::string path = spec.substr(1);
-    std::ifstream in{path, std::ios::binary};
-    if (!in)
-      throw cli_error("cannot read " + path + ": " + std::strerror(errno));
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    std::string text = ss.str();
-    if (text.rfind("hex:", 0) == 0) {
-      if (!text.empty() && text.back() == '\n')
-        text.pop_back();
-      return decode_hex(text.substr(4));
-    }
-    return {text.begin(), text.end()};
-  }
-  return {spec.begin(), spec.end()};
+    out = decode_hex(spec.substr(4));
+  else if (spec.rfind("@", 0) == 0)
+    return read_payload_file(spec.substr(1), limit);
+  else
+    out.assign(spec.begin(), spec.end());
+  check_size(out.size(), limit);
+  return out;
 }
 
 std::string json_escape(const std::string& s) {

@@ -3,6 +3,7 @@
 // code 2).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -37,9 +38,24 @@ options parse(const std::vector<std::string>& args);
 /// The help text for a topic ("" = overview).
 std::string help(const std::string& topic);
 
+/// The most bytes a payload may have, and how messages name that bound
+/// ("payload of N bytes exceeds <name>").
+struct payload_limit {
+  std::size_t bytes = std::size_t{1} << 30; ///< the largest max_message
+  std::string name = "the payload limit (1073741824 bytes)";
+};
+
+/// amp-node's bound: client.max_message of the role file `source`.
+payload_limit max_message_limit(std::uint32_t max_message,
+                                const std::string& source);
+
 /// Decodes `data|@file|hex:HEX` (hvisor-tool's convention: a file whose
 /// content starts with "hex:" is hex too, one trailing newline stripped).
-std::vector<std::uint8_t> decode_payload(const std::string& spec);
+/// A payload of more than limit.bytes (hex measured after decoding) is a
+/// cli_error; so is an @file that is not a regular file (a directory, a
+/// FIFO, a device): a file is only read as far as the limit allows.
+std::vector<std::uint8_t> decode_payload(const std::string& spec,
+                                         const payload_limit& limit = {});
 
 /// Printable text as text, anything else as lowercase hex.
 std::string render_payload(const std::vector<std::uint8_t>& data);

@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 #include <fstream>
 #include <string>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <vector>
 
@@ -451,6 +452,89 @@ TEST_CASE("decode_payload: @file") {
         "cannot read " + path + ": No such file or directory";
     CHECK_THROWS_WITH_AS(decode_payload("@" + path), why.c_str(), cli_error);
     CHECK_THROWS_AS(decode_payload("@"), cli_error);
+  }
+}
+
+TEST_CASE("decode_payload: @file must be a regular file") {
+  SUBCASE("a directory is an error naming it, not an empty payload") {
+    char tmpl[] = "/tmp/hyperamp-cli-test-dir-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl) != nullptr);
+    const std::string dir = tmpl;
+    const std::string why = "cannot read " + dir + ": is a directory";
+    CHECK_THROWS_WITH_AS(decode_payload("@" + dir), why.c_str(), cli_error);
+    CHECK_THROWS_WITH_AS(decode_payload("@" + dir + "/"),
+                         ("cannot read " + dir + "/: is a directory").c_str(),
+                         cli_error);
+    ::rmdir(tmpl);
+  }
+  SUBCASE("a device is refused, not read until memory runs out") {
+    CHECK_THROWS_WITH_AS(
+        decode_payload("@/dev/zero"),
+        "cannot read /dev/zero: a character device, not a regular file",
+        cli_error);
+    CHECK_THROWS_WITH_AS(
+        decode_payload("@/dev/null"),
+        "cannot read /dev/null: a character device, not a regular file",
+        cli_error);
+  }
+  SUBCASE("a FIFO without a writer is refused at once, not waited for") {
+    temp_file f{""};
+    std::remove(f.path.c_str());
+    REQUIRE(::mkfifo(f.path.c_str(), 0600) == 0);
+    const std::string why =
+        "cannot read " + f.path + ": a FIFO, not a regular file";
+    CHECK_THROWS_WITH_AS(decode_payload("@" + f.path), why.c_str(), cli_error);
+  }
+}
+
+TEST_CASE("decode_payload: at most limit.bytes, hex measured decoded") {
+  const payload_limit ten{10, "the limit L"};
+  SUBCASE("literal") {
+    CHECK(decode_payload(std::string(10, 'x'), ten) == b(std::string(10, 'x')));
+    CHECK_THROWS_WITH_AS(decode_payload(std::string(11, 'x'), ten),
+                         "payload of 11 bytes exceeds the limit L", cli_error);
+    CHECK(decode_payload("", payload_limit{0, "zero"}) == bytes{});
+  }
+  SUBCASE("hex: 20 digits are 10 bytes") {
+    CHECK(decode_payload("hex:" + std::string(20, 'a'), ten).size() == 10u);
+    CHECK_THROWS_WITH_AS(decode_payload("hex:" + std::string(22, 'a'), ten),
+                         "payload of 11 bytes exceeds the limit L", cli_error);
+  }
+  SUBCASE("raw file") {
+    temp_file fits{std::string(10, 'y')};
+    CHECK(decode_payload("@" + fits.path, ten) == b(std::string(10, 'y')));
+    temp_file over{std::string(11, 'y')};
+    CHECK_THROWS_WITH_AS(decode_payload("@" + over.path, ten),
+                         "payload of 11 bytes exceeds the limit L", cli_error);
+  }
+  SUBCASE("hex file, with and without its newline") {
+    temp_file fits{"hex:" + std::string(20, 'b') + "\n"};
+    CHECK(decode_payload("@" + fits.path, ten).size() == 10u);
+    temp_file fits_bare{"hex:" + std::string(20, 'b')};
+    CHECK(decode_payload("@" + fits_bare.path, ten).size() == 10u);
+    temp_file over{"hex:" + std::string(22, 'b') + "\n"};
+    CHECK_THROWS_WITH_AS(decode_payload("@" + over.path, ten),
+                         "payload of 11 bytes exceeds the limit L", cli_error);
+  }
+  SUBCASE("a large file is refused by its size") {
+    temp_file big{std::string(1 << 20, 'z')};
+    CHECK_THROWS_WITH_AS(decode_payload("@" + big.path, ten),
+                         "payload of 1048576 bytes exceeds the limit L",
+                         cli_error);
+    temp_file big_hex{"hex:" + std::string(1 << 20, '0')};
+    CHECK_THROWS_WITH_AS(decode_payload("@" + big_hex.path, ten),
+                         "payload of 524288 bytes exceeds the limit L",
+                         cli_error);
+  }
+  SUBCASE("the default limit and amp-node's") {
+    CHECK(payload_limit{}.bytes == 1073741824u);
+    CHECK(payload_limit{}.name == "the payload limit (1073741824 bytes)");
+    const auto l = max_message_limit(256, "c.toml");
+    CHECK(l.bytes == 256u);
+    CHECK_THROWS_WITH_AS(decode_payload(std::string(257, 'x'), l),
+                         "payload of 257 bytes exceeds client.max_message "
+                         "(256) in c.toml",
+                         cli_error);
   }
 }
 

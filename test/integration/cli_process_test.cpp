@@ -2,6 +2,7 @@
 // and one line on stderr saying what is wrong (file:line: key: problem for
 // role files). None of these needs a running service.
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 
 #include "harness.hpp"
 
@@ -108,6 +109,39 @@ TEST_CASE("cli process: bad payloads exit 2 before any service is needed") {
                   "/missing.bin: No such file or directory");
   expect_exit(
       {"call", client, std::string(257, 'x'), "66"}, 2,
+      "call: payload of 257 bytes exceeds client.max_message (256) in " +
+          client);
+}
+
+TEST_CASE("cli process: payload files are regular files within "
+          "client.max_message") {
+  zone_env env; // client.max_message = 256
+  const std::string client = env.client_toml();
+  // A directory is not an empty payload.
+  expect_exit({"call", client, "@" + env.dir(), "66"}, 2,
+              "call: cannot read " + env.dir() + ": is a directory");
+  // A device is not read until memory runs out.
+  expect_exit({"call", client, "@/dev/zero", "66"}, 2,
+              "call: cannot read /dev/zero: a character device, not a "
+              "regular file");
+  // A FIFO nobody writes to is not waited for (the deadline would fail).
+  const std::string fifo = env.dir() + "/payload.fifo";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  expect_exit({"call", client, "@" + fifo, "66"}, 2,
+              "call: cannot read " + fifo + ": a FIFO, not a regular file");
+  // Too large: named by client.max_message, hex measured decoded.
+  const auto big = env.write("big.bin", std::string(300, 'x'));
+  expect_exit(
+      {"call", client, "@" + big, "66"}, 2,
+      "call: payload of 300 bytes exceeds client.max_message (256) in " +
+          client);
+  const auto big_hex = env.write("big.hex", "hex:" + std::string(514, 'a'));
+  expect_exit(
+      {"call", client, "@" + big_hex, "66"}, 2,
+      "call: payload of 257 bytes exceeds client.max_message (256) in " +
+          client);
+  expect_exit(
+      {"call", client, "hex:" + std::string(514, '0'), "66"}, 2,
       "call: payload of 257 bytes exceeds client.max_message (256) in " +
           client);
 }
