@@ -254,6 +254,10 @@ options parse_command(const std::string& name,
   std::map<const CLI::Option*, std::size_t> nth;
   for (const CLI::Option* opt : app.parse_order()) {
     const std::size_t i = nth[opt]++;
+    if (opt->get_positional())
+      continue;
+    if (i == 1)
+      throw cli_error(label + ": " + opt->get_name() + " given twice");
     for (const auto& c : counts)
       if (opt->get_name() == c.name)
         o.*c.field =

@@ -309,6 +309,33 @@ TEST_CASE("parse errors: unknown subcommand and unknown option") {
         "hyper_amp_service_test: unknown option '--json'");
 }
 
+TEST_CASE("parse errors: an option given twice") {
+  CHECK(error_of({"call", "c.toml", "x", "1", "--threads", "2", "--threads",
+                  "3"}) == "call: --threads given twice");
+  CHECK(error_of({"call", "c.toml", "x", "1", "--threads=2", "--threads=2"}) ==
+        "call: --threads given twice");
+  CHECK(error_of({"call", "--requests", "5", "c.toml", "x", "1", "--requests",
+                  "6"}) == "call: --requests given twice");
+  CHECK(error_of({"serve", "s.toml", "--workers", "2", "--workers", "4"}) ==
+        "serve: --workers given twice");
+  CHECK(error_of({"call", "c.toml", "x", "1", "--json", "--json"}) ==
+        "call: --json given twice");
+  CHECK(error_of({"call", "--quiet", "c.toml", "x", "1", "--quiet"}) ==
+        "call: --quiet given twice");
+  CHECK(error_of({"hyper_amp_test", "c.toml", "x", "1", "--json", "--json"}) ==
+        "call: --json given twice");
+  // Different options are fine.
+  auto o = p({"call", "c.toml", "x", "1", "--threads", "2", "--requests", "3",
+              "--json", "--quiet"});
+  CHECK(o.threads == 2u);
+  CHECK(o.requests == 3u);
+  // The first problem in the order given is the one reported.
+  CHECK(error_of({"call", "c.toml", "x", "1", "--threads", "abc", "--threads",
+                  "3"}) == "--threads: 'abc' is not a number");
+  CHECK(error_of({"call", "c.toml", "x", "1", "--threads", "2", "--threads",
+                  "abc"}) == "call: --threads given twice");
+}
+
 TEST_CASE("parse errors: missing and extra arguments") {
   CHECK(error_of({}) == "missing arguments (try amp-node --help)");
   CHECK(error_of({}, false) == "missing arguments (try amp-node --help)");

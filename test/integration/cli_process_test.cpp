@@ -97,6 +97,15 @@ TEST_CASE("cli process: bad arguments exit 2 with a message") {
               "threads: 'many' is not a number");
 }
 
+TEST_CASE("cli process: an option given twice exits 2, not the last wins") {
+  zone_env env;
+  expect_exit({"call", env.client_toml(), "hello", "1", "--threads", "2",
+               "--threads", "3"},
+              2, "amp-node: call: --threads given twice");
+  expect_exit({"serve", env.service_toml(), "--workers=2", "--workers=4"}, 2,
+              "amp-node: serve: --workers given twice");
+}
+
 TEST_CASE("cli process: bad payloads exit 2 before any service is needed") {
   zone_env env;
   const std::string client = env.client_toml();
