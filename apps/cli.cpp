@@ -173,6 +173,13 @@ options parse_command(const std::string& name,
       name == "serve" || name == "call" ? name : "aliases";
   options help;
   help.help_topic = is_alias(name) ? "aliases" : name;
+  // The client aliases fix the load: --threads and --requests contradict
+  // them (they are call's options, so CLI11 still reads their values).
+  const std::string fixed_load =
+      name == "hyper_amp_test" ? "it makes 1 request from 1 thread"
+      : name == "hyper_amp_test_mt"
+          ? "its arguments <threads> [total] set threads and requests"
+          : "";
 
   const auto counts = [&]() -> std::vector<count_option> {
     if (client)
@@ -258,6 +265,11 @@ options parse_command(const std::string& name,
       continue;
     if (i == 1)
       throw cli_error(label + ": " + opt->get_name() + " given twice");
+    if (!fixed_load.empty() &&
+        (opt->get_name() == "--threads" || opt->get_name() == "--requests"))
+      throw cli_error(name + ": " + opt->get_name() +
+                      " contradicts the alias: " + fixed_load +
+                      " (amp-node call takes --threads and --requests)");
     for (const auto& c : counts)
       if (opt->get_name() == c.name)
         o.*c.field =

@@ -336,6 +336,39 @@ TEST_CASE("parse errors: an option given twice") {
                   "abc"}) == "call: --threads given twice");
 }
 
+TEST_CASE("parse errors: options that contradict an alias") {
+  const std::string plain = " contradicts the alias: it makes 1 request from "
+                            "1 thread (amp-node call takes --threads and "
+                            "--requests)";
+  const std::string mt = " contradicts the alias: its arguments <threads> "
+                         "[total] set threads and requests (amp-node call "
+                         "takes --threads and --requests)";
+  CHECK(error_of({"hyper_amp_test", "c.toml", "x", "1", "--threads", "3"}) ==
+        "hyper_amp_test: --threads" + plain);
+  CHECK(error_of({"hyper_amp_test", "c.toml", "x", "1", "--requests=1"}) ==
+        "hyper_amp_test: --requests" + plain);
+  CHECK(error_of({"hyper_amp_test_mt", "c.toml", "x", "1", "4", "--threads",
+                  "3"}) == "hyper_amp_test_mt: --threads" + mt);
+  CHECK(error_of({"hyper_amp_test_mt", "c.toml", "x", "1", "4", "8",
+                  "--requests", "8"}) == "hyper_amp_test_mt: --requests" + mt);
+  // As program names too.
+  CHECK(error_of({"hyper_amp_test", "c.toml", "x", "1", "--threads", "1"},
+                 false) == "hyper_amp_test: --threads" + plain);
+  CHECK(error_of(
+            {"/bin/hyper_amp_test_mt", "c.toml", "x", "1", "4", "--threads=4"},
+            false) == "hyper_amp_test_mt: --threads" + mt);
+  // What does not contradict them still works.
+  auto o =
+      p({"hyper_amp_test_mt", "c.toml", "x", "1", "4", "--json", "--quiet"});
+  CHECK(o.threads == 4u);
+  CHECK(o.json);
+  CHECK(o.quiet);
+  // The service aliases never took options.
+  CHECK(error_of({"hyper_amp_service_test_mt", "s.toml", "4", "--workers",
+                  "2"}) == "hyper_amp_service_test_mt: unknown option "
+                           "'--workers'");
+}
+
 TEST_CASE("parse errors: missing and extra arguments") {
   CHECK(error_of({}) == "missing arguments (try amp-node --help)");
   CHECK(error_of({}, false) == "missing arguments (try amp-node --help)");

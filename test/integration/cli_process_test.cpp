@@ -106,6 +106,24 @@ TEST_CASE("cli process: an option given twice exits 2, not the last wins") {
               "amp-node: serve: --workers given twice");
 }
 
+TEST_CASE("cli process: the client aliases refuse --threads and --requests") {
+  zone_env env;
+  const std::string client = env.client_toml();
+  expect_exit({"hyper_amp_test", client, "hello", "1", "--threads", "3"}, 2,
+              "amp-node: hyper_amp_test: --threads contradicts the alias");
+  expect_exit(
+      {"hyper_amp_test_mt", client, "hello", "1", "4", "--requests", "9"}, 2,
+      "amp-node: hyper_amp_test_mt: --requests contradicts the alias");
+  auto c =
+      child::alias("hyper_amp_test", {client, "hello", "1", "--threads", "3"});
+  REQUIRE_MESSAGE(c->wait(60s), c->describe());
+  CHECK_MESSAGE(c->exit_code() == 2, c->describe());
+  CHECK_MESSAGE(c->err().find("hyper_amp_test: --threads contradicts the "
+                              "alias") != std::string::npos,
+                c->describe());
+  CHECK(c->out().empty());
+}
+
 TEST_CASE("cli process: bad payloads exit 2 before any service is needed") {
   zone_env env;
   const std::string client = env.client_toml();
