@@ -247,33 +247,41 @@ int run_client_lines(caf::actor_system& sys, const config::role_config& cfg) {
             << ": type \"<service_id> <data|@file|hex:HEX>\" per line"
             << std::endl;
   caf::scoped_actor self{sys};
-  std::string line, buf;
+  const auto limit =
+      apps::max_message_limit(cfg.client.max_message, cfg.source);
+  // Bounded lines: input without a newline does not grow a buffer forever.
+  const std::size_t max_line = apps::max_line_length(cfg.client.max_message);
+  apps::line_splitter lines{max_line};
   int failures = 0;
-  while (!stop) {
+  bool eof = false;
+  while (!stop && !eof) {
     pollfd p{0, POLLIN, 0};
     if (::poll(&p, 1, 100) <= 0)
       continue;
     char chunk[4096];
     const ssize_t n = ::read(0, chunk, sizeof chunk);
-    const bool eof = n <= 0;
-    if (eof && buf.empty())
-      break;
+    eof = n <= 0;
     if (eof)
-      buf += '\n'; // a last line without a newline is a line too
+      lines.finish();
     else
-      buf.append(chunk, static_cast<std::size_t>(n));
-    for (auto nl = buf.find('\n'); nl != std::string::npos;
-         nl = buf.find('\n')) {
-      line = buf.substr(0, nl);
-      buf.erase(0, nl + 1);
-      std::istringstream in{line};
+      lines.feed(chunk, static_cast<std::size_t>(n));
+    while (auto line = lines.next()) {
+      if (line->too_long) {
+        std::cout << "error: line longer than " << max_line
+                  << " bytes (2 x client.max_message + 4096) skipped"
+                  << std::endl;
+        ++failures;
+        continue;
+      }
+      std::istringstream in{line->text};
       std::string sid, data;
       if (!(in >> sid))
         continue;
       std::getline(in >> std::ws, data);
       try {
         auto id = apps::parse_count(sid, "service_id", 0, 0xFFFFFFFFu);
-        auto r = actors::call(self, bridge, id, apps::decode_payload(data));
+        auto r =
+            actors::call(self, bridge, id, apps::decode_payload(data, limit));
         if (r)
           std::cout << apps::render_payload(*r) << std::endl;
         else
@@ -284,8 +292,6 @@ int run_client_lines(caf::actor_system& sys, const config::role_config& cfg) {
         ++failures;
       }
     }
-    if (eof)
-      break;
   }
   caf::anon_send_exit(bridge, caf::exit_reason::user_shutdown);
   return failures == 0 ? 0 : 1;

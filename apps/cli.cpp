@@ -483,6 +483,49 @@ std::vector<std::uint8_t> decode_payload(const std::string& spec,
   return out;
 }
 
+std::size_t max_line_length(std::uint32_t max_message) {
+  return 2 * std::size_t{max_message} + 4096;
+}
+
+void line_splitter::feed(const char* data, std::size_t n) {
+  while (n > 0) {
+    const auto* nl = static_cast<const char*>(std::memchr(data, '\n', n));
+    const std::size_t piece = nl ? static_cast<std::size_t>(nl - data) : n;
+    if (skipping_) {
+      // the rest of a line already reported
+    } else if (piece > max_line_ - partial_.size()) {
+      ready_.push_back({{}, true});
+      partial_.clear();
+      partial_.shrink_to_fit();
+      skipping_ = true;
+    } else
+      partial_.append(data, piece);
+    if (nl == nullptr)
+      return;
+    if (!skipping_)
+      ready_.push_back({std::move(partial_), false});
+    partial_.clear();
+    skipping_ = false;
+    data += piece + 1;
+    n -= piece + 1;
+  }
+}
+
+void line_splitter::finish() {
+  if (!skipping_ && !partial_.empty())
+    ready_.push_back({std::move(partial_), false});
+  partial_.clear();
+  skipping_ = false;
+}
+
+std::optional<line_splitter::line> line_splitter::next() {
+  if (ready_.empty())
+    return std::nullopt;
+  line l = std::move(ready_.front());
+  ready_.pop_front();
+  return l;
+}
+
 std::string json_escape(const std::string& s) {
   std::string out;
   for (char c : s) {

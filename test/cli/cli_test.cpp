@@ -1,6 +1,7 @@
 // apps/cli.hpp: parse() for every subcommand and alias (as subcommand and
 // as program name), help, usage errors (cli_error: amp-node exits 2),
-// decode_payload, render_payload, to_hex, parse_count.
+// decode_payload and its limits, line_splitter, render_payload, to_hex,
+// parse_count.
 #include <cstdio>
 #include <cstdlib>
 #include <doctest/doctest.h>
@@ -596,6 +597,90 @@ TEST_CASE("decode_payload: at most limit.bytes, hex measured decoded") {
                          "(256) in c.toml",
                          cli_error);
   }
+}
+
+namespace {
+
+/// Everything `split` has cut so far: "text" per line, "!" per too-long.
+std::vector<std::string> drain(line_splitter& split) {
+  std::vector<std::string> out;
+  while (auto l = split.next())
+    out.push_back(l->too_long ? "!" : l->text);
+  return out;
+}
+
+using lines = std::vector<std::string>;
+
+} // namespace
+
+TEST_CASE("max_line_length: a max_message payload as hex fits") {
+  CHECK(max_line_length(256) == 2u * 256u + 4096u);
+  CHECK(max_line_length(1) == 4098u);
+  // The largest max_message a role file may set does not overflow.
+  CHECK(max_line_length(1u << 30) == (std::size_t{1} << 31) + 4096u);
+  const std::string line = "4294967295 hex:" + std::string(2 * 256, 'a');
+  CHECK(line.size() <= max_line_length(256));
+}
+
+TEST_CASE("line_splitter: lines, and a last one without a newline") {
+  line_splitter split{100};
+  const std::string in = "66 a\n\n1 hex:00\n2 b";
+  split.feed(in.data(), in.size());
+  CHECK(drain(split) == lines{"66 a", "", "1 hex:00"});
+  split.finish();
+  CHECK(drain(split) == lines{"2 b"});
+  split.finish(); // nothing more
+  CHECK(drain(split).empty());
+}
+
+TEST_CASE("line_splitter: lines fed a byte at a time") {
+  line_splitter split{100};
+  lines got;
+  for (char c : std::string{"12 abc\n3 d\n"}) {
+    split.feed(&c, 1);
+    const auto out = drain(split);
+    CHECK(out.size() == (c == '\n' ? 1u : 0u)); // a line at its newline
+    got.insert(got.end(), out.begin(), out.end());
+  }
+  CHECK(got == lines{"12 abc", "3 d"});
+}
+
+TEST_CASE("line_splitter: max_line bytes is a line, one more is too long") {
+  line_splitter split{8};
+  const std::string in =
+      std::string(8, 'a') + "\n" + std::string(9, 'b') + "\n" + "after\n";
+  split.feed(in.data(), in.size());
+  CHECK(drain(split) == lines{std::string(8, 'a'), "!", "after"});
+}
+
+TEST_CASE("line_splitter: a too long line is reported once, at once, and "
+          "skipped up to its newline") {
+  line_splitter split{10};
+  const std::string chunk(7, 'x');
+  split.feed(chunk.data(), chunk.size());
+  CHECK(drain(split).empty()); // 7 bytes: may still be a line
+  split.feed(chunk.data(), chunk.size());
+  CHECK(drain(split) == lines{"!"}); // 14: known too long, no newline yet
+  // Megabytes more of the same line: nothing is held, nothing comes out.
+  const std::string more(1 << 20, 'y');
+  for (int i = 0; i < 8; ++i)
+    split.feed(more.data(), more.size());
+  CHECK(drain(split).empty());
+  const std::string rest = "zz\n66 next\n";
+  split.feed(rest.data(), rest.size());
+  CHECK(drain(split) == lines{"66 next"});
+}
+
+TEST_CASE("line_splitter: a too long last line without a newline") {
+  line_splitter split{4};
+  const std::string in = "1 ok\n123456";
+  split.feed(in.data(), in.size());
+  split.finish();
+  CHECK(drain(split) == lines{"1 ok", "!"});
+  // The splitter starts over after finish().
+  const std::string again = "2 x\n";
+  split.feed(again.data(), again.size());
+  CHECK(drain(split) == lines{"2 x"});
 }
 
 TEST_CASE("render_payload and to_hex") {

@@ -1,6 +1,7 @@
-// amp-node as a process with bad arguments and bad role files: exit code 2
-// and one line on stderr saying what is wrong (file:line: key: problem for
-// role files). None of these needs a running service.
+// amp-node as a process with bad arguments, payloads and role files: exit
+// code 2 and one line on stderr saying what is wrong (file:line: key:
+// problem for role files). None of these needs a running service but the
+// last, where the stdin client answers bad lines with error lines.
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 
@@ -230,4 +231,42 @@ TEST_CASE("cli process: bad role files exit 2 naming file and line and key") {
     expect_exit({"hyper_amp_test", env.service_toml(), "hello", "1"}, 2,
                 ": role is \"service\"; call needs");
   }
+}
+
+TEST_CASE("cli process: the stdin client bounds its lines by "
+          "client.max_message") {
+  zone_env env; // client.max_message = 256: lines of up to 2 x 256 + 4096
+  auto svc = env.start_service();
+  auto c = child::amp({env.client_toml()}, {}, child::stdin_mode::open);
+  c->send("66 before\n");
+  REQUIRE_MESSAGE(c->wait_for_output("\nbefore\n", 60s), c->describe());
+  // A line as long as a max_message payload in hex is a line.
+  c->send("66 hex:" + std::string(2 * 256, '4') + "\n");
+  REQUIRE_MESSAGE(c->wait_for_output("\n" + std::string(256, 'D') + "\n", 60s),
+                  c->describe());
+  // A longer line is answered before its newline comes, then skipped.
+  const std::string too_long =
+      "error: line longer than 4608 bytes (2 x client.max_message + 4096) "
+      "skipped\n";
+  c->send("66 " + std::string(5000, 'x'));
+  REQUIRE_MESSAGE(c->wait_for_output(too_long, 60s), c->describe());
+  c->send(std::string(20000, 'x') + " still the same line\n66 after\n");
+  REQUIRE_MESSAGE(c->wait_for_output("\nafter\n", 60s), c->describe());
+  // A payload over client.max_message is an error line too.
+  c->send("66 " + std::string(257, 'y') + "\n");
+  REQUIRE_MESSAGE(c->wait_for_output("error: payload of 257 bytes exceeds "
+                                     "client.max_message (256) in " +
+                                         env.client_toml() + "\n",
+                                     60s),
+                  c->describe());
+  c->send("66 last\n");
+  c->close_stdin();
+  REQUIRE_MESSAGE(c->wait(60s), c->describe());
+  CHECK_MESSAGE(c->exit_code() == 1, c->describe()); // lines failed
+  const std::string& out = c->out();
+  CHECK_MESSAGE(out.find(too_long) == out.rfind(too_long), c->describe());
+  CHECK(out.find("still the same line") == std::string::npos);
+  CHECK(out.find("\nlast\n") != std::string::npos);
+  stop_service(*svc);
+  env.check_region_clean();
 }
