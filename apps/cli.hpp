@@ -42,7 +42,8 @@ std::string help(const std::string& topic);
 /// The most bytes a payload may have, and how messages name that bound
 /// ("payload of N bytes exceeds <name>").
 struct payload_limit {
-  std::size_t bytes = std::size_t{1} << 30; ///< the largest max_message
+  /// 1 GiB: the largest client.max_message a role file may set.
+  std::size_t bytes = std::size_t{1} << 30;
   std::string name = "the payload limit (1073741824 bytes)";
 };
 
