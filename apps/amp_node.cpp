@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <caf/all.hpp>
+#include <nlohmann/json.hpp>
 
 #include "actors/client_actor.hpp"
 #include "actors/fwd.hpp"
@@ -133,24 +134,33 @@ void print_call(const apps::options& o, const actors::outcomes& all,
                          ? 1000.0 * static_cast<double>(all.size()) / s.total_ms
                          : 0;
   if (o.json) {
-    std::cout << "{\"requests\":" << all.size() << ",\"ok\":" << s.ok
-              << ",\"failed\":" << s.failed << ",\"total_ms\":" << s.total_ms
-              << ",\"requests_per_s\":" << rps << ",\"p50_us\":" << s.p50_us
-              << ",\"p99_us\":" << s.p99_us << ",\"results\":[";
+    nlohmann::ordered_json results = nlohmann::ordered_json::array();
     for (std::size_t i = 0; i < all.size(); ++i) {
       const auto& r = all[i];
-      std::cout << (i ? "," : "") << "{\"index\":" << i
-                << ",\"ok\":" << (r.ok ? "true" : "false") << ",\"latency_us\":"
-                << static_cast<double>(r.latency_ns) / 1e3;
-      if (r.ok)
-        std::cout << ",\"hex\":\"" << apps::to_hex(r.data) << "\",\"text\":\""
-                  << apps::json_escape(apps::render_payload(r.data)) << "\"";
-      else
-        std::cout << ",\"error\":\""
-                  << apps::json_escape(actors::describe(r.error)) << "\"";
-      std::cout << "}";
+      nlohmann::ordered_json one;
+      one["index"] = i;
+      one["ok"] = r.ok;
+      one["latency_us"] = static_cast<double>(r.latency_ns) / 1e3;
+      if (r.ok) {
+        one["hex"] = apps::to_hex(r.data);
+        one["text"] = apps::render_payload(r.data);
+      } else
+        one["error"] = actors::describe(r.error);
+      results.push_back(std::move(one));
     }
-    std::cout << "]}" << std::endl;
+    nlohmann::ordered_json j;
+    j["requests"] = all.size();
+    j["ok"] = s.ok;
+    j["failed"] = s.failed;
+    j["total_ms"] = s.total_ms;
+    j["requests_per_s"] = rps;
+    j["p50_us"] = s.p50_us;
+    j["p99_us"] = s.p99_us;
+    j["results"] = std::move(results);
+    // Invalid UTF-8 (none is expected: text is printable ASCII) as U+FFFD.
+    std::cout << j.dump(-1, ' ', false,
+                        nlohmann::ordered_json::error_handler_t::replace)
+              << std::endl;
     return;
   }
   if (!o.quiet)
@@ -173,15 +183,10 @@ int run_call(caf::actor_system& sys, const config::role_config& cfg,
              const apps::options& o) {
   actors::bytes payload;
   try {
-    payload = apps::decode_payload(o.data);
+    payload = apps::decode_payload(
+        o.data, apps::max_message_limit(cfg.client.max_message, cfg.source));
   } catch (const apps::cli_error& e) {
     std::cerr << "amp-node: call: " << e.what() << "\n";
-    return 2;
-  }
-  if (payload.size() > cfg.client.max_message) {
-    std::cerr << "amp-node: call: payload of " << payload.size()
-              << " bytes exceeds client.max_message (" << cfg.client.max_message
-              << ") in " << cfg.source << "\n";
     return 2;
   }
   const std::uint32_t threads = o.threads.value_or(1);
@@ -246,33 +251,41 @@ int run_client_lines(caf::actor_system& sys, const config::role_config& cfg) {
             << ": type \"<service_id> <data|@file|hex:HEX>\" per line"
             << std::endl;
   caf::scoped_actor self{sys};
-  std::string line, buf;
+  const auto limit =
+      apps::max_message_limit(cfg.client.max_message, cfg.source);
+  // Bounded lines: input without a newline does not grow a buffer forever.
+  const std::size_t max_line = apps::max_line_length(cfg.client.max_message);
+  apps::line_splitter lines{max_line};
   int failures = 0;
-  while (!stop) {
+  bool eof = false;
+  while (!stop && !eof) {
     pollfd p{0, POLLIN, 0};
     if (::poll(&p, 1, 100) <= 0)
       continue;
     char chunk[4096];
     const ssize_t n = ::read(0, chunk, sizeof chunk);
-    const bool eof = n <= 0;
-    if (eof && buf.empty())
-      break;
+    eof = n <= 0;
     if (eof)
-      buf += '\n'; // a last line without a newline is a line too
+      lines.finish();
     else
-      buf.append(chunk, static_cast<std::size_t>(n));
-    for (auto nl = buf.find('\n'); nl != std::string::npos;
-         nl = buf.find('\n')) {
-      line = buf.substr(0, nl);
-      buf.erase(0, nl + 1);
-      std::istringstream in{line};
+      lines.feed(chunk, static_cast<std::size_t>(n));
+    while (auto line = lines.next()) {
+      if (line->too_long) {
+        std::cout << "error: line longer than " << max_line
+                  << " bytes (2 x client.max_message + 4096) skipped"
+                  << std::endl;
+        ++failures;
+        continue;
+      }
+      std::istringstream in{line->text};
       std::string sid, data;
       if (!(in >> sid))
         continue;
       std::getline(in >> std::ws, data);
       try {
         auto id = apps::parse_count(sid, "service_id", 0, 0xFFFFFFFFu);
-        auto r = actors::call(self, bridge, id, apps::decode_payload(data));
+        auto r =
+            actors::call(self, bridge, id, apps::decode_payload(data, limit));
         if (r)
           std::cout << apps::render_payload(*r) << std::endl;
         else
@@ -283,8 +296,6 @@ int run_client_lines(caf::actor_system& sys, const config::role_config& cfg) {
         ++failures;
       }
     }
-    if (eof)
-      break;
   }
   caf::anon_send_exit(bridge, caf::exit_reason::user_shutdown);
   return failures == 0 ? 0 : 1;

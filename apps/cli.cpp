@@ -1,11 +1,16 @@
 #include "apps/cli.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <sstream>
+#include <fcntl.h>
+#include <map>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
 
 namespace hyperamp::apps {
 
@@ -77,60 +82,229 @@ bool is_alias(const std::string& s) {
          s == "hyper_amp_service_test" || s == "hyper_amp_service_test_mt";
 }
 
-bool wants_help(const std::vector<std::string>& a) {
-  for (const auto& s : a)
-    if (s == "--help" || s == "-h")
-      return true;
-  return false;
+// -- the words of a command as CLI11 sees them --------------------------------
+//
+// CLI11 reads a few words differently from amp-node's grammar (which scripts
+// rely on). Those words are rewritten before CLI11 sees them, and restore()
+// gives back every string CLI11 hands out as the user wrote it:
+// - A word starting with one '-' (other than -h), and the word "--", are
+//   data: a payload may be "-x", a count "-1" is reported as not a number.
+//   CLI11 would read short options or the end of the options. They get a
+//   k_mark in front, which CLI11 reads as a positional argument.
+// - "--name=" gives the option --name the empty value (which the count
+//   check rejects by name). CLI11 would take the next word as the value. It
+//   becomes the two words "--name" and "".
+// - "--flag=value" (a flag takes no value) and a "--" word whose name CLI11
+//   does not take for an option name are unknown options. CLI11 would set
+//   the flag to the value, or read data. They get a k_mark after the "--",
+//   which CLI11 reads as an unknown option.
+// A word that starts with k_mark, or with "--" and k_mark, gets one more,
+// so that restore() is exact.
+
+constexpr char k_mark = '\x1f';
+
+bool is_long(const std::string& w) {
+  return w.size() > 2 && w[0] == '-' && w[1] == '-';
 }
 
-void need(const std::vector<std::string>& pos, std::size_t min, std::size_t max,
-          const std::string& cmd) {
-  if (pos.size() < min)
-    throw cli_error(cmd + ": missing arguments (see amp-node help " +
-                    (cmd == "serve" || cmd == "call" ? cmd : "aliases") + ")");
-  if (pos.size() > max)
-    throw cli_error(cmd + ": unexpected argument '" + pos[max] + "'");
-}
-
-/// Splits flags (--name value / --name=value) from positional arguments.
-std::vector<std::string> take_flags(const std::vector<std::string>& in,
-                                    options& o, const std::string& cmd) {
-  std::vector<std::string> pos;
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    std::string a = in[i];
-    if (a.size() < 2 || a.compare(0, 2, "--") != 0 || a == "--") {
-      pos.push_back(a);
+std::vector<std::string> to_cli11(const CLI::App& app,
+                                  const std::vector<std::string>& words) {
+  std::vector<std::string> out;
+  for (const auto& w : words) {
+    const bool data = w == "--" || (!w.empty() && w[0] == k_mark) ||
+                      (w.size() > 1 && w[0] == '-' && w[1] != '-' && w != "-h");
+    if (data) {
+      out.push_back(k_mark + w);
       continue;
     }
-    std::string name = a, value;
-    bool has_value = false;
-    if (auto eq = a.find('='); eq != std::string::npos) {
-      name = a.substr(0, eq);
-      value = a.substr(eq + 1);
-      has_value = true;
+    if (!is_long(w)) {
+      out.push_back(w);
+      continue;
     }
-    auto val = [&]() -> std::string {
-      if (has_value)
-        return value;
-      if (i + 1 >= in.size())
-        throw cli_error(cmd + ": " + name + " needs a value");
-      return in[++i];
-    };
-    if (name == "--json" && cmd == "call" && !has_value)
-      o.json = true;
-    else if (name == "--quiet" && cmd == "call" && !has_value)
-      o.quiet = true;
-    else if (name == "--threads" && cmd == "call")
-      o.threads = parse_count(val(), "--threads", 1, 4096);
-    else if (name == "--requests" && cmd == "call")
-      o.requests = parse_count(val(), "--requests", 1, 100000000);
-    else if (name == "--workers" && cmd == "serve")
-      o.workers = parse_count(val(), "--workers", 1, 256);
-    else
-      throw cli_error(cmd + ": unknown option '" + a + "'");
+    const auto eq = w.find('=');
+    const CLI::Option* opt = eq == std::string::npos
+                                 ? nullptr
+                                 : app.get_option_no_throw(w.substr(0, eq));
+    const bool flag_with_value = opt != nullptr && opt->get_expected_max() == 0;
+    // valid_first_char: what CLI11 takes for the start of an option name.
+    if (flag_with_value || w[2] == k_mark ||
+        !CLI::detail::valid_first_char(w[2]))
+      out.push_back("--" + (k_mark + w.substr(2)));
+    else if (opt != nullptr && eq + 1 == w.size()) {
+      out.push_back(w.substr(0, eq));
+      out.push_back("");
+    } else
+      out.push_back(w);
   }
-  return pos;
+  return out;
+}
+
+std::string restore(std::string w) {
+  if (!w.empty() && w[0] == k_mark)
+    w.erase(0, 1);
+  else if (is_long(w) && w[2] == k_mark)
+    w.erase(2, 1);
+  return w;
+}
+
+// -- commands -----------------------------------------------------------------
+
+/// A count option (--threads N) and the field it sets.
+struct count_option {
+  const char* name;
+  std::uint32_t max;
+  std::optional<std::uint32_t> options::*field;
+};
+
+/// A flag (--json) and the field it sets.
+struct flag_option {
+  const char* name;
+  bool options::*field;
+};
+
+/// Parses the words after the command `name` (serve, call or an alias).
+options parse_command(const std::string& name,
+                      const std::vector<std::string>& words) {
+  const bool client =
+      name == "call" || name == "hyper_amp_test" || name == "hyper_amp_test_mt";
+  // The options of the client aliases are call's, and so named in errors.
+  const std::string label = client ? "call" : name;
+  const std::string topic =
+      name == "serve" || name == "call" ? name : "aliases";
+  options help;
+  help.help_topic = is_alias(name) ? "aliases" : name;
+  // The client aliases fix the load: --threads and --requests contradict
+  // them (they are call's options, so CLI11 still reads their values).
+  const std::string fixed_load =
+      name == "hyper_amp_test" ? "it makes 1 request from 1 thread"
+      : name == "hyper_amp_test_mt"
+          ? "its arguments <threads> [total] set threads and requests"
+          : "";
+
+  const auto counts = [&]() -> std::vector<count_option> {
+    if (client)
+      return {{"--threads", 4096, &options::threads},
+              {"--requests", 100000000, &options::requests}};
+    if (name == "serve")
+      return {{"--workers", 256, &options::workers}};
+    return {};
+  }();
+  const auto flags = [&]() -> std::vector<flag_option> {
+    if (client)
+      return {{"--json", &options::json}, {"--quiet", &options::quiet}};
+    return {};
+  }();
+
+  CLI::App app{"", name};
+  app.set_help_flag("-h,--help");
+  // Unknown options, extra arguments and repeats are reported below, in
+  // amp-node's words.
+  app.allow_extras();
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  for (const auto& c : counts)
+    app.add_option(c.name);
+  for (const auto& f : flags)
+    app.add_flag(f.name);
+  std::vector<CLI::Option*> pos;
+  auto positional = [&](const char* arg, bool required) {
+    pos.push_back(app.add_option(arg)->required(required));
+  };
+  positional("role", true);
+  if (client) {
+    positional("data", true);
+    positional("service_id", true);
+  }
+  if (name == "hyper_amp_test_mt") {
+    positional("threads", true);
+    positional("total", false);
+  } else if (name == "hyper_amp_service_test_mt")
+    positional("threads", false);
+
+  options o;
+  // -h or --help anywhere after the command asks for its help, also where
+  // CLI11 took it for the value of an option (--threads -h).
+  auto help_asked = [&] {
+    if (app.get_help_ptr()->count() > 0)
+      return true;
+    for (const auto& c : counts)
+      for (const auto& v : app.get_option(c.name)->results())
+        if (v == "-h" || v == "--help")
+          return true;
+    return false;
+  };
+  auto cli11_words = to_cli11(app, words);
+  std::reverse(cli11_words.begin(), cli11_words.end()); // as CLI11 wants
+  bool missing = false;
+  try {
+    app.parse(cli11_words);
+  } catch (const CLI::CallForHelp&) {
+    return help;
+  } catch (const CLI::RequiredError&) {
+    // CLI11 has read every word; the checks below come first, as before.
+    missing = true;
+  } catch (const CLI::ArgumentMismatch&) {
+    // An option wanting a value was the last word.
+    if (help_asked())
+      return help;
+    throw cli_error(label + ": " + words.back() + " needs a value");
+  } catch (const CLI::ParseError& e) {
+    throw cli_error(label + ": " + e.what());
+  }
+
+  if (help_asked())
+    return help;
+  const auto extras = app.remaining();
+  for (const auto& w : extras)
+    if (is_long(w))
+      throw cli_error(label + ": unknown option '" + restore(w) + "'");
+  // The options in the order given (parse_order has an entry per value).
+  std::map<const CLI::Option*, std::size_t> nth;
+  for (const CLI::Option* opt : app.parse_order()) {
+    const std::size_t i = nth[opt]++;
+    if (opt->get_positional())
+      continue;
+    if (i == 1)
+      throw cli_error(label + ": " + opt->get_name() + " given twice");
+    if (!fixed_load.empty() &&
+        (opt->get_name() == "--threads" || opt->get_name() == "--requests"))
+      throw cli_error(name + ": " + opt->get_name() +
+                      " contradicts the alias: " + fixed_load +
+                      " (amp-node call takes --threads and --requests)");
+    for (const auto& c : counts)
+      if (opt->get_name() == c.name)
+        o.*c.field =
+            parse_count(restore(opt->results().at(i)), c.name, 1, c.max);
+    for (const auto& f : flags)
+      if (opt->get_name() == f.name)
+        o.*f.field = true;
+  }
+  if (missing)
+    throw cli_error(name + ": missing arguments (see amp-node help " + topic +
+                    ")");
+  if (!extras.empty())
+    throw cli_error(name + ": unexpected argument '" + restore(extras.front()) +
+                    "'");
+
+  auto arg = [&](std::size_t i) { return restore(pos[i]->results().front()); };
+  o.role_file = arg(0);
+  if (client) {
+    o.cmd = command::call;
+    o.data = arg(1);
+    if (name == "hyper_amp_test")
+      o.threads = o.requests = 1;
+    if (name == "hyper_amp_test_mt") {
+      o.threads = parse_count(arg(3), "threads", 1, 4096);
+      o.requests = pos[4]->count() > 0
+                       ? parse_count(arg(4), "total", 1, 100000000)
+                       : *o.threads;
+    }
+    o.service_id = parse_count(arg(2), "service_id", 0, 0xFFFFFFFFu);
+  } else {
+    o.cmd = command::serve;
+    if (name == "hyper_amp_service_test_mt" && pos[1]->count() > 0)
+      o.workers = parse_count(arg(1), "threads", 1, 256);
+  }
+  return o;
 }
 
 int hex_digit(char c) {
@@ -155,38 +329,74 @@ std::vector<std::uint8_t> decode_hex(const std::string& h) {
   return out;
 }
 
-options parse_command(const std::string& cmd,
-                      const std::vector<std::string>& rest) {
-  options o;
-  auto pos = take_flags(
-      rest, o,
-      cmd == "hyper_amp_test" || cmd == "hyper_amp_test_mt" ? "call" : cmd);
-  if (cmd == "serve" || cmd == "hyper_amp_service_test") {
-    need(pos, 1, 1, cmd);
-    o.cmd = command::serve;
-  } else if (cmd == "hyper_amp_service_test_mt") {
-    need(pos, 1, 2, cmd);
-    o.cmd = command::serve;
-    if (pos.size() == 2)
-      o.workers = parse_count(pos[1], "threads", 1, 256);
-  } else if (cmd == "call" || cmd == "hyper_amp_test") {
-    need(pos, 3, 3, cmd);
-    o.cmd = command::call;
-    if (cmd == "hyper_amp_test")
-      o.threads = o.requests = 1;
-  } else if (cmd == "hyper_amp_test_mt") {
-    need(pos, 4, 5, cmd);
-    o.cmd = command::call;
-    o.threads = parse_count(pos[3], "threads", 1, 4096);
-    o.requests = pos.size() == 5 ? parse_count(pos[4], "total", 1, 100000000)
-                                 : *o.threads;
+void check_size(std::uint64_t bytes, const payload_limit& limit) {
+  if (bytes > limit.bytes)
+    throw cli_error("payload of " + std::to_string(bytes) + " bytes exceeds " +
+                    limit.name);
+}
+
+/// Reads from `fd` until `want` bytes are in `into` or the file ends.
+void read_up_to(int fd, const std::string& path, std::string& into,
+                std::size_t want) {
+  while (into.size() < want) {
+    char buf[65536];
+    const std::size_t n = std::min(sizeof buf, want - into.size());
+    const ssize_t got = ::read(fd, buf, n);
+    if (got < 0 && errno == EINTR)
+      continue;
+    if (got < 0)
+      throw cli_error("cannot read " + path + ": " + std::strerror(errno));
+    if (got == 0)
+      return;
+    into.append(buf, static_cast<std::size_t>(got));
   }
-  o.role_file = pos[0];
-  if (o.cmd == command::call) {
-    o.data = pos[1];
-    o.service_id = parse_count(pos[2], "service_id", 0, 0xFFFFFFFFu);
+}
+
+/// An @file payload. Only a regular file: a directory is no payload, and
+/// a FIFO or a device may block or never end. Its size says whether the
+/// payload fits before anything but the first four bytes is read.
+std::vector<std::uint8_t> read_payload_file(const std::string& path,
+                                            const payload_limit& limit) {
+  // O_NONBLOCK: opening a FIFO does not wait for a writer.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0)
+    throw cli_error("cannot read " + path + ": " + std::strerror(errno));
+  struct closer {
+    int fd;
+    ~closer() { ::close(fd); }
+  } close_fd{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0)
+    throw cli_error("cannot read " + path + ": " + std::strerror(errno));
+  if (S_ISDIR(st.st_mode))
+    throw cli_error("cannot read " + path + ": is a directory");
+  if (!S_ISREG(st.st_mode))
+    throw cli_error("cannot read " + path + ": " +
+                    (S_ISFIFO(st.st_mode)   ? "a FIFO"
+                     : S_ISCHR(st.st_mode)  ? "a character device"
+                     : S_ISBLK(st.st_mode)  ? "a block device"
+                     : S_ISSOCK(st.st_mode) ? "a socket"
+                                            : "a special file") +
+                    ", not a regular file");
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  std::string text;
+  read_up_to(fd, path, text, 4);
+  const bool hex = text == "hex:";
+  // A hex file's payload: (size - 4) / 2 bytes, with or without the one
+  // newline at its end.
+  check_size(hex && size >= 4 ? (size - 4) / 2 : size, limit);
+  // One byte more than fstat said, to see a file that grew meanwhile.
+  read_up_to(fd, path, text, static_cast<std::size_t>(size) + 1);
+  if (text.size() != size)
+    throw cli_error("cannot read " + path + ": it changed while being read");
+  if (hex) {
+    if (text.back() == '\n')
+      text.pop_back();
+    auto out = decode_hex(text.substr(4));
+    check_size(out.size(), limit);
+    return out;
   }
-  return o;
+  return {text.begin(), text.end()};
 }
 
 } // namespace
@@ -207,18 +417,15 @@ std::uint32_t parse_count(const std::string& text, const std::string& what,
   return static_cast<std::uint32_t>(v);
 }
 
+// The program name or the first word picks the command; CLI11 reads the
+// words of serve, call and the aliases (parse_command).
 options parse(const std::vector<std::string>& args) {
   options o;
   const std::string prog = args.empty() ? "amp-node" : basename_of(args[0]);
   std::vector<std::string> rest(args.begin() + (args.empty() ? 0 : 1),
                                 args.end());
-  if (is_alias(prog)) {
-    if (wants_help(rest)) {
-      o.help_topic = "aliases";
-      return o;
-    }
+  if (is_alias(prog))
     return parse_command(prog, rest);
-  }
   if (rest.empty())
     throw cli_error("missing arguments (try amp-node --help)");
   const std::string cmd = rest[0];
@@ -231,13 +438,8 @@ options parse(const std::vector<std::string>& args) {
       throw cli_error("help: unknown topic '" + o.help_topic + "'");
     return o;
   }
-  if (cmd == "serve" || cmd == "call" || is_alias(cmd)) {
-    if (wants_help(tail)) {
-      o.help_topic = is_alias(cmd) ? "aliases" : cmd;
-      return o;
-    }
+  if (cmd == "serve" || cmd == "call" || is_alias(cmd))
     return parse_command(cmd, tail);
-  }
   if (cmd.size() > 1 && cmd[0] == '-')
     throw cli_error("unknown option '" + cmd + "' (try amp-node --help)");
   if (!tail.empty())
@@ -262,25 +464,66 @@ std::string help(const std::string& topic) {
   return k_overview;
 }
 
-std::vector<std::uint8_t> decode_payload(const std::string& spec) {
+payload_limit max_message_limit(std::uint32_t max_message,
+                                const std::string& source) {
+  return {max_message, "client.max_message (" + std::to_string(max_message) +
+                           ") in " + source};
+}
+
+std::vector<std::uint8_t> decode_payload(const std::string& spec,
+                                         const payload_limit& limit) {
+  std::vector<std::uint8_t> out;
   if (spec.rfind("hex:", 0) == 0)
-    return decode_hex(spec.substr(4));
-  if (spec.rfind("@", 0) == 0) {
-    const std::string path = spec.substr(1);
-    std::ifstream in{path, std::ios::binary};
-    if (!in)
-      throw cli_error("cannot read " + path + ": " + std::strerror(errno));
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    std::string text = ss.str();
-    if (text.rfind("hex:", 0) == 0) {
-      if (!text.empty() && text.back() == '\n')
-        text.pop_back();
-      return decode_hex(text.substr(4));
-    }
-    return {text.begin(), text.end()};
+    out = decode_hex(spec.substr(4));
+  else if (spec.rfind("@", 0) == 0)
+    return read_payload_file(spec.substr(1), limit);
+  else
+    out.assign(spec.begin(), spec.end());
+  check_size(out.size(), limit);
+  return out;
+}
+
+std::size_t max_line_length(std::uint32_t max_message) {
+  return 2 * std::size_t{max_message} + 4096;
+}
+
+void line_splitter::feed(const char* data, std::size_t n) {
+  while (n > 0) {
+    const auto* nl = static_cast<const char*>(std::memchr(data, '\n', n));
+    const std::size_t piece = nl ? static_cast<std::size_t>(nl - data) : n;
+    if (skipping_) {
+      // the rest of a line already reported
+    } else if (piece > max_line_ - partial_.size()) {
+      ready_.push_back({{}, true});
+      partial_.clear();
+      partial_.shrink_to_fit();
+      skipping_ = true;
+    } else
+      partial_.append(data, piece);
+    if (nl == nullptr)
+      return;
+    if (!skipping_)
+      ready_.push_back({std::move(partial_), false});
+    partial_.clear();
+    skipping_ = false;
+    data += piece + 1;
+    n -= piece + 1;
   }
-  return {spec.begin(), spec.end()};
+}
+
+void line_splitter::finish() {
+  if (!skipping_ && !partial_.empty())
+    ready_.push_back({std::move(partial_), false});
+  partial_.clear();
+  skipping_ = false;
+}
+
+std::optional<line_splitter::line> line_splitter::next() {
+  if (ready_.empty())
+    return std::nullopt;
+  line l = std::move(ready_.front());
+  ready_.pop_front();
+  return l;
 }
 
 std::string json_escape(const std::string& s) {

@@ -1,8 +1,11 @@
-// amp-node's command line: parsing and payload decoding, without CAF, so
-// it can be unit-tested. Usage errors are cli_error (exit code 2).
+// amp-node's command line: parsing (with CLI11) and payload decoding,
+// without CAF, so it can be unit-tested. Usage errors are cli_error (exit
+// code 2).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -36,9 +39,57 @@ options parse(const std::vector<std::string>& args);
 /// The help text for a topic ("" = overview).
 std::string help(const std::string& topic);
 
+/// The most bytes a payload may have, and how messages name that bound
+/// ("payload of N bytes exceeds <name>").
+struct payload_limit {
+  /// 1 GiB: the largest client.max_message a role file may set.
+  std::size_t bytes = std::size_t{1} << 30;
+  std::string name = "the payload limit (1073741824 bytes)";
+};
+
+/// amp-node's bound: client.max_message of the role file `source`.
+payload_limit max_message_limit(std::uint32_t max_message,
+                                const std::string& source);
+
 /// Decodes `data|@file|hex:HEX` (hvisor-tool's convention: a file whose
 /// content starts with "hex:" is hex too, one trailing newline stripped).
-std::vector<std::uint8_t> decode_payload(const std::string& spec);
+/// A payload of more than limit.bytes (hex measured after decoding) is a
+/// cli_error; so is an @file that is not a regular file (a directory, a
+/// FIFO, a device): a file is only read as far as the limit allows.
+std::vector<std::uint8_t> decode_payload(const std::string& spec,
+                                         const payload_limit& limit = {});
+
+/// The longest line the stdin client takes ("<service_id> <data>"): a
+/// payload of `max_message` bytes as hex (two digits a byte), and 4096
+/// bytes more for the service id, spaces and "hex:", or for an @path.
+std::size_t max_line_length(std::uint32_t max_message);
+
+/// Cuts input into newline-terminated lines of at most `max_line` bytes
+/// and never holds more than that of a line: a longer one comes out once,
+/// as too_long, as soon as it is known to be too long, and the rest of it
+/// is skipped up to the next newline.
+class line_splitter {
+public:
+  struct line {
+    std::string text;      ///< without its newline; empty if too_long
+    bool too_long = false; ///< more than max_line bytes, skipped
+  };
+
+  explicit line_splitter(std::size_t max_line) : max_line_(max_line) {}
+
+  /// Adds `n` bytes of input.
+  void feed(const char* data, std::size_t n);
+  /// The end of the input: a last line without a newline is a line too.
+  void finish();
+  /// The next line cut so far, if any.
+  std::optional<line> next();
+
+private:
+  std::size_t max_line_;
+  std::string partial_; ///< the start of the current line
+  bool skipping_ = false;
+  std::deque<line> ready_;
+};
 
 /// Printable text as text, anything else as lowercase hex.
 std::string render_payload(const std::vector<std::uint8_t>& data);

@@ -1,11 +1,13 @@
 // apps/cli.hpp: parse() for every subcommand and alias (as subcommand and
 // as program name), help, usage errors (cli_error: amp-node exits 2),
-// decode_payload, render_payload, to_hex, parse_count.
+// decode_payload and its limits, line_splitter, render_payload, to_hex,
+// parse_count.
 #include <cstdio>
 #include <cstdlib>
 #include <doctest/doctest.h>
 #include <fstream>
 #include <string>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <vector>
 
@@ -308,6 +310,66 @@ TEST_CASE("parse errors: unknown subcommand and unknown option") {
         "hyper_amp_service_test: unknown option '--json'");
 }
 
+TEST_CASE("parse errors: an option given twice") {
+  CHECK(error_of({"call", "c.toml", "x", "1", "--threads", "2", "--threads",
+                  "3"}) == "call: --threads given twice");
+  CHECK(error_of({"call", "c.toml", "x", "1", "--threads=2", "--threads=2"}) ==
+        "call: --threads given twice");
+  CHECK(error_of({"call", "--requests", "5", "c.toml", "x", "1", "--requests",
+                  "6"}) == "call: --requests given twice");
+  CHECK(error_of({"serve", "s.toml", "--workers", "2", "--workers", "4"}) ==
+        "serve: --workers given twice");
+  CHECK(error_of({"call", "c.toml", "x", "1", "--json", "--json"}) ==
+        "call: --json given twice");
+  CHECK(error_of({"call", "--quiet", "c.toml", "x", "1", "--quiet"}) ==
+        "call: --quiet given twice");
+  CHECK(error_of({"hyper_amp_test", "c.toml", "x", "1", "--json", "--json"}) ==
+        "call: --json given twice");
+  // Different options are fine.
+  auto o = p({"call", "c.toml", "x", "1", "--threads", "2", "--requests", "3",
+              "--json", "--quiet"});
+  CHECK(o.threads == 2u);
+  CHECK(o.requests == 3u);
+  // The first problem in the order given is the one reported.
+  CHECK(error_of({"call", "c.toml", "x", "1", "--threads", "abc", "--threads",
+                  "3"}) == "--threads: 'abc' is not a number");
+  CHECK(error_of({"call", "c.toml", "x", "1", "--threads", "2", "--threads",
+                  "abc"}) == "call: --threads given twice");
+}
+
+TEST_CASE("parse errors: options that contradict an alias") {
+  const std::string plain = " contradicts the alias: it makes 1 request from "
+                            "1 thread (amp-node call takes --threads and "
+                            "--requests)";
+  const std::string mt = " contradicts the alias: its arguments <threads> "
+                         "[total] set threads and requests (amp-node call "
+                         "takes --threads and --requests)";
+  CHECK(error_of({"hyper_amp_test", "c.toml", "x", "1", "--threads", "3"}) ==
+        "hyper_amp_test: --threads" + plain);
+  CHECK(error_of({"hyper_amp_test", "c.toml", "x", "1", "--requests=1"}) ==
+        "hyper_amp_test: --requests" + plain);
+  CHECK(error_of({"hyper_amp_test_mt", "c.toml", "x", "1", "4", "--threads",
+                  "3"}) == "hyper_amp_test_mt: --threads" + mt);
+  CHECK(error_of({"hyper_amp_test_mt", "c.toml", "x", "1", "4", "8",
+                  "--requests", "8"}) == "hyper_amp_test_mt: --requests" + mt);
+  // As program names too.
+  CHECK(error_of({"hyper_amp_test", "c.toml", "x", "1", "--threads", "1"},
+                 false) == "hyper_amp_test: --threads" + plain);
+  CHECK(error_of(
+            {"/bin/hyper_amp_test_mt", "c.toml", "x", "1", "4", "--threads=4"},
+            false) == "hyper_amp_test_mt: --threads" + mt);
+  // What does not contradict them still works.
+  auto o =
+      p({"hyper_amp_test_mt", "c.toml", "x", "1", "4", "--json", "--quiet"});
+  CHECK(o.threads == 4u);
+  CHECK(o.json);
+  CHECK(o.quiet);
+  // The service aliases never took options.
+  CHECK(error_of({"hyper_amp_service_test_mt", "s.toml", "4", "--workers",
+                  "2"}) == "hyper_amp_service_test_mt: unknown option "
+                           "'--workers'");
+}
+
 TEST_CASE("parse errors: missing and extra arguments") {
   CHECK(error_of({}) == "missing arguments (try amp-node --help)");
   CHECK(error_of({}, false) == "missing arguments (try amp-node --help)");
@@ -338,6 +400,55 @@ TEST_CASE("parse errors: missing and extra arguments") {
         "hyper_amp_service_test: unexpected argument '4'");
   CHECK(error_of({"hyper_amp_service_test_mt", "s.toml", "4", "5"}) ==
         "hyper_amp_service_test_mt: unexpected argument '5'");
+}
+
+TEST_CASE("parse: words CLI11 would read differently keep their meaning") {
+  // One dash: data, not short options; "--" is data too.
+  CHECK(p({"call", "c.toml", "-hx", "1"}).data == "-hx");
+  CHECK(p({"call", "c.toml", "--", "1"}).data == "--");
+  CHECK(p({"call", "c.toml", "-", "1"}).data == "-");
+  CHECK(p({"call", "c.toml", "\x1f-x", "1"}).data == "\x1f-x");
+  CHECK(error_of({"call", "c.toml", "x", "1", "-j"}) ==
+        "call: unexpected argument '-j'");
+  // A flag takes no value, not even an empty or a true one.
+  CHECK(error_of({"call", "c.toml", "x", "1", "--json="}) ==
+        "call: unknown option '--json='");
+  CHECK(error_of({"call", "c.toml", "x", "1", "--quiet=true"}) ==
+        "call: unknown option '--quiet=true'");
+  CHECK(error_of({"call", "c.toml", "x", "1", "--help=1"}) ==
+        "call: unknown option '--help=1'");
+  // "--name=" is the empty value, not "take the next word".
+  CHECK(error_of({"call", "c.toml", "x", "1", "--threads=", "5"}) ==
+        "--threads: '' is not a number");
+  CHECK(error_of({"serve", "s.toml", "--workers="}) ==
+        "--workers: '' is not a number");
+  // "--" words CLI11 would not take for options are unknown options.
+  CHECK(error_of({"call", "c.toml", "x", "1", "---x"}) ==
+        "call: unknown option '---x'");
+  CHECK(error_of({"call", "c.toml", "x", "1", "--\x1fq"}) ==
+        "call: unknown option '--\x1fq'");
+  CHECK(error_of({"call", "c.toml", "x", "1", "--bogus=3"}) ==
+        "call: unknown option '--bogus=3'");
+  // Option names are exact: no prefixes, no other case.
+  CHECK(error_of({"call", "c.toml", "x", "1", "--thread", "3"}) ==
+        "call: unknown option '--thread'");
+  CHECK(error_of({"call", "c.toml", "x", "1", "--Threads", "3"}) ==
+        "call: unknown option '--Threads'");
+  // An option's value is the next word, whatever it looks like...
+  CHECK(error_of({"call", "c.toml", "x", "1", "--threads", "--json"}) ==
+        "--threads: '--json' is not a number");
+  CHECK(error_of({"call", "c.toml", "x", "1", "--threads", "-x"}) ==
+        "--threads: '-x' is not a number");
+  // ... but -h and --help ask for help anywhere.
+  CHECK(p({"call", "c.toml", "x", "1", "--threads", "-h"}).help_topic ==
+        "call");
+  CHECK(p({"call", "--help", "--threads"}).help_topic == "call");
+  CHECK(p({"serve", "--workers", "--help"}).cmd == command::help);
+  // Command names after the command are data.
+  CHECK(p({"call", "c.toml", "serve", "1"}).data == "serve");
+  CHECK(p({"call", "c.toml", "help", "1"}).data == "help");
+  CHECK(p({"call", "c.toml", "[a,b]", "1"}).data == "[a,b]");
+  CHECK(p({"call", "c.toml", "", "1"}).data == "");
 }
 
 // -- payloads -----------------------------------------------------------------
@@ -403,6 +514,173 @@ TEST_CASE("decode_payload: @file") {
     CHECK_THROWS_WITH_AS(decode_payload("@" + path), why.c_str(), cli_error);
     CHECK_THROWS_AS(decode_payload("@"), cli_error);
   }
+}
+
+TEST_CASE("decode_payload: @file must be a regular file") {
+  SUBCASE("a directory is an error naming it, not an empty payload") {
+    char tmpl[] = "/tmp/hyperamp-cli-test-dir-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl) != nullptr);
+    const std::string dir = tmpl;
+    const std::string why = "cannot read " + dir + ": is a directory";
+    CHECK_THROWS_WITH_AS(decode_payload("@" + dir), why.c_str(), cli_error);
+    CHECK_THROWS_WITH_AS(decode_payload("@" + dir + "/"),
+                         ("cannot read " + dir + "/: is a directory").c_str(),
+                         cli_error);
+    ::rmdir(tmpl);
+  }
+  SUBCASE("a device is refused, not read until memory runs out") {
+    CHECK_THROWS_WITH_AS(
+        decode_payload("@/dev/zero"),
+        "cannot read /dev/zero: a character device, not a regular file",
+        cli_error);
+    CHECK_THROWS_WITH_AS(
+        decode_payload("@/dev/null"),
+        "cannot read /dev/null: a character device, not a regular file",
+        cli_error);
+  }
+  SUBCASE("a FIFO without a writer is refused at once, not waited for") {
+    temp_file f{""};
+    std::remove(f.path.c_str());
+    REQUIRE(::mkfifo(f.path.c_str(), 0600) == 0);
+    const std::string why =
+        "cannot read " + f.path + ": a FIFO, not a regular file";
+    CHECK_THROWS_WITH_AS(decode_payload("@" + f.path), why.c_str(), cli_error);
+  }
+}
+
+TEST_CASE("decode_payload: at most limit.bytes, hex measured decoded") {
+  const payload_limit ten{10, "the limit L"};
+  SUBCASE("literal") {
+    CHECK(decode_payload(std::string(10, 'x'), ten) == b(std::string(10, 'x')));
+    CHECK_THROWS_WITH_AS(decode_payload(std::string(11, 'x'), ten),
+                         "payload of 11 bytes exceeds the limit L", cli_error);
+    CHECK(decode_payload("", payload_limit{0, "zero"}) == bytes{});
+  }
+  SUBCASE("hex: 20 digits are 10 bytes") {
+    CHECK(decode_payload("hex:" + std::string(20, 'a'), ten).size() == 10u);
+    CHECK_THROWS_WITH_AS(decode_payload("hex:" + std::string(22, 'a'), ten),
+                         "payload of 11 bytes exceeds the limit L", cli_error);
+  }
+  SUBCASE("raw file") {
+    temp_file fits{std::string(10, 'y')};
+    CHECK(decode_payload("@" + fits.path, ten) == b(std::string(10, 'y')));
+    temp_file over{std::string(11, 'y')};
+    CHECK_THROWS_WITH_AS(decode_payload("@" + over.path, ten),
+                         "payload of 11 bytes exceeds the limit L", cli_error);
+  }
+  SUBCASE("hex file, with and without its newline") {
+    temp_file fits{"hex:" + std::string(20, 'b') + "\n"};
+    CHECK(decode_payload("@" + fits.path, ten).size() == 10u);
+    temp_file fits_bare{"hex:" + std::string(20, 'b')};
+    CHECK(decode_payload("@" + fits_bare.path, ten).size() == 10u);
+    temp_file over{"hex:" + std::string(22, 'b') + "\n"};
+    CHECK_THROWS_WITH_AS(decode_payload("@" + over.path, ten),
+                         "payload of 11 bytes exceeds the limit L", cli_error);
+  }
+  SUBCASE("a large file is refused by its size") {
+    temp_file big{std::string(1 << 20, 'z')};
+    CHECK_THROWS_WITH_AS(decode_payload("@" + big.path, ten),
+                         "payload of 1048576 bytes exceeds the limit L",
+                         cli_error);
+    temp_file big_hex{"hex:" + std::string(1 << 20, '0')};
+    CHECK_THROWS_WITH_AS(decode_payload("@" + big_hex.path, ten),
+                         "payload of 524288 bytes exceeds the limit L",
+                         cli_error);
+  }
+  SUBCASE("the default limit and amp-node's") {
+    CHECK(payload_limit{}.bytes == 1073741824u);
+    CHECK(payload_limit{}.name == "the payload limit (1073741824 bytes)");
+    const auto l = max_message_limit(256, "c.toml");
+    CHECK(l.bytes == 256u);
+    CHECK_THROWS_WITH_AS(decode_payload(std::string(257, 'x'), l),
+                         "payload of 257 bytes exceeds client.max_message "
+                         "(256) in c.toml",
+                         cli_error);
+  }
+}
+
+namespace {
+
+/// Everything `split` has cut so far: "text" per line, "!" per too-long.
+std::vector<std::string> drain(line_splitter& split) {
+  std::vector<std::string> out;
+  while (auto l = split.next())
+    out.push_back(l->too_long ? "!" : l->text);
+  return out;
+}
+
+using lines = std::vector<std::string>;
+
+} // namespace
+
+TEST_CASE("max_line_length: a max_message payload as hex fits") {
+  CHECK(max_line_length(256) == 2u * 256u + 4096u);
+  CHECK(max_line_length(1) == 4098u);
+  // The largest max_message a role file may set does not overflow.
+  CHECK(max_line_length(1u << 30) == (std::size_t{1} << 31) + 4096u);
+  const std::string line = "4294967295 hex:" + std::string(2 * 256, 'a');
+  CHECK(line.size() <= max_line_length(256));
+}
+
+TEST_CASE("line_splitter: lines, and a last one without a newline") {
+  line_splitter split{100};
+  const std::string in = "66 a\n\n1 hex:00\n2 b";
+  split.feed(in.data(), in.size());
+  CHECK(drain(split) == lines{"66 a", "", "1 hex:00"});
+  split.finish();
+  CHECK(drain(split) == lines{"2 b"});
+  split.finish(); // nothing more
+  CHECK(drain(split).empty());
+}
+
+TEST_CASE("line_splitter: lines fed a byte at a time") {
+  line_splitter split{100};
+  lines got;
+  for (char c : std::string{"12 abc\n3 d\n"}) {
+    split.feed(&c, 1);
+    const auto out = drain(split);
+    CHECK(out.size() == (c == '\n' ? 1u : 0u)); // a line at its newline
+    got.insert(got.end(), out.begin(), out.end());
+  }
+  CHECK(got == lines{"12 abc", "3 d"});
+}
+
+TEST_CASE("line_splitter: max_line bytes is a line, one more is too long") {
+  line_splitter split{8};
+  const std::string in =
+      std::string(8, 'a') + "\n" + std::string(9, 'b') + "\n" + "after\n";
+  split.feed(in.data(), in.size());
+  CHECK(drain(split) == lines{std::string(8, 'a'), "!", "after"});
+}
+
+TEST_CASE("line_splitter: a too long line is reported once, at once, and "
+          "skipped up to its newline") {
+  line_splitter split{10};
+  const std::string chunk(7, 'x');
+  split.feed(chunk.data(), chunk.size());
+  CHECK(drain(split).empty()); // 7 bytes: may still be a line
+  split.feed(chunk.data(), chunk.size());
+  CHECK(drain(split) == lines{"!"}); // 14: known too long, no newline yet
+  // Megabytes more of the same line: nothing is held, nothing comes out.
+  const std::string more(1 << 20, 'y');
+  for (int i = 0; i < 8; ++i)
+    split.feed(more.data(), more.size());
+  CHECK(drain(split).empty());
+  const std::string rest = "zz\n66 next\n";
+  split.feed(rest.data(), rest.size());
+  CHECK(drain(split) == lines{"66 next"});
+}
+
+TEST_CASE("line_splitter: a too long last line without a newline") {
+  line_splitter split{4};
+  const std::string in = "1 ok\n123456";
+  split.feed(in.data(), in.size());
+  split.finish();
+  CHECK(drain(split) == lines{"1 ok", "!"});
+  // The splitter starts over after finish().
+  const std::string again = "2 x\n";
+  split.feed(again.data(), again.size());
+  CHECK(drain(split) == lines{"2 x"});
 }
 
 TEST_CASE("render_payload and to_hex") {

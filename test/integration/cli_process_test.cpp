@@ -1,7 +1,9 @@
-// amp-node as a process with bad arguments and bad role files: exit code 2
-// and one line on stderr saying what is wrong (file:line: key: problem for
-// role files). None of these needs a running service.
+// amp-node as a process with bad arguments, payloads and role files: exit
+// code 2 and one line on stderr saying what is wrong (file:line: key:
+// problem for role files). None of these needs a running service but the
+// last, where the stdin client answers bad lines with error lines.
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 
 #include "harness.hpp"
 
@@ -96,6 +98,33 @@ TEST_CASE("cli process: bad arguments exit 2 with a message") {
               "threads: 'many' is not a number");
 }
 
+TEST_CASE("cli process: an option given twice exits 2, not the last wins") {
+  zone_env env;
+  expect_exit({"call", env.client_toml(), "hello", "1", "--threads", "2",
+               "--threads", "3"},
+              2, "amp-node: call: --threads given twice");
+  expect_exit({"serve", env.service_toml(), "--workers=2", "--workers=4"}, 2,
+              "amp-node: serve: --workers given twice");
+}
+
+TEST_CASE("cli process: the client aliases refuse --threads and --requests") {
+  zone_env env;
+  const std::string client = env.client_toml();
+  expect_exit({"hyper_amp_test", client, "hello", "1", "--threads", "3"}, 2,
+              "amp-node: hyper_amp_test: --threads contradicts the alias");
+  expect_exit(
+      {"hyper_amp_test_mt", client, "hello", "1", "4", "--requests", "9"}, 2,
+      "amp-node: hyper_amp_test_mt: --requests contradicts the alias");
+  auto c =
+      child::alias("hyper_amp_test", {client, "hello", "1", "--threads", "3"});
+  REQUIRE_MESSAGE(c->wait(60s), c->describe());
+  CHECK_MESSAGE(c->exit_code() == 2, c->describe());
+  CHECK_MESSAGE(c->err().find("hyper_amp_test: --threads contradicts the "
+                              "alias") != std::string::npos,
+                c->describe());
+  CHECK(c->out().empty());
+}
+
 TEST_CASE("cli process: bad payloads exit 2 before any service is needed") {
   zone_env env;
   const std::string client = env.client_toml();
@@ -108,6 +137,39 @@ TEST_CASE("cli process: bad payloads exit 2 before any service is needed") {
                   "/missing.bin: No such file or directory");
   expect_exit(
       {"call", client, std::string(257, 'x'), "66"}, 2,
+      "call: payload of 257 bytes exceeds client.max_message (256) in " +
+          client);
+}
+
+TEST_CASE("cli process: payload files are regular files within "
+          "client.max_message") {
+  zone_env env; // client.max_message = 256
+  const std::string client = env.client_toml();
+  // A directory is not an empty payload.
+  expect_exit({"call", client, "@" + env.dir(), "66"}, 2,
+              "call: cannot read " + env.dir() + ": is a directory");
+  // A device is not read until memory runs out.
+  expect_exit({"call", client, "@/dev/zero", "66"}, 2,
+              "call: cannot read /dev/zero: a character device, not a "
+              "regular file");
+  // A FIFO nobody writes to is not waited for (the deadline would fail).
+  const std::string fifo = env.dir() + "/payload.fifo";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  expect_exit({"call", client, "@" + fifo, "66"}, 2,
+              "call: cannot read " + fifo + ": a FIFO, not a regular file");
+  // Too large: named by client.max_message, hex measured decoded.
+  const auto big = env.write("big.bin", std::string(300, 'x'));
+  expect_exit(
+      {"call", client, "@" + big, "66"}, 2,
+      "call: payload of 300 bytes exceeds client.max_message (256) in " +
+          client);
+  const auto big_hex = env.write("big.hex", "hex:" + std::string(514, 'a'));
+  expect_exit(
+      {"call", client, "@" + big_hex, "66"}, 2,
+      "call: payload of 257 bytes exceeds client.max_message (256) in " +
+          client);
+  expect_exit(
+      {"call", client, "hex:" + std::string(514, '0'), "66"}, 2,
       "call: payload of 257 bytes exceeds client.max_message (256) in " +
           client);
 }
@@ -169,4 +231,42 @@ TEST_CASE("cli process: bad role files exit 2 naming file and line and key") {
     expect_exit({"hyper_amp_test", env.service_toml(), "hello", "1"}, 2,
                 ": role is \"service\"; call needs");
   }
+}
+
+TEST_CASE("cli process: the stdin client bounds its lines by "
+          "client.max_message") {
+  zone_env env; // client.max_message = 256: lines of up to 2 x 256 + 4096
+  auto svc = env.start_service();
+  auto c = child::amp({env.client_toml()}, {}, child::stdin_mode::open);
+  c->send("66 before\n");
+  REQUIRE_MESSAGE(c->wait_for_output("\nbefore\n", 60s), c->describe());
+  // A line as long as a max_message payload in hex is a line.
+  c->send("66 hex:" + std::string(2 * 256, '4') + "\n");
+  REQUIRE_MESSAGE(c->wait_for_output("\n" + std::string(256, 'D') + "\n", 60s),
+                  c->describe());
+  // A longer line is answered before its newline comes, then skipped.
+  const std::string too_long =
+      "error: line longer than 4608 bytes (2 x client.max_message + 4096) "
+      "skipped\n";
+  c->send("66 " + std::string(5000, 'x'));
+  REQUIRE_MESSAGE(c->wait_for_output(too_long, 60s), c->describe());
+  c->send(std::string(20000, 'x') + " still the same line\n66 after\n");
+  REQUIRE_MESSAGE(c->wait_for_output("\nafter\n", 60s), c->describe());
+  // A payload over client.max_message is an error line too.
+  c->send("66 " + std::string(257, 'y') + "\n");
+  REQUIRE_MESSAGE(c->wait_for_output("error: payload of 257 bytes exceeds "
+                                     "client.max_message (256) in " +
+                                         env.client_toml() + "\n",
+                                     60s),
+                  c->describe());
+  c->send("66 last\n");
+  c->close_stdin();
+  REQUIRE_MESSAGE(c->wait(60s), c->describe());
+  CHECK_MESSAGE(c->exit_code() == 1, c->describe()); // lines failed
+  const std::string& out = c->out();
+  CHECK_MESSAGE(out.find(too_long) == out.rfind(too_long), c->describe());
+  CHECK(out.find("still the same line") == std::string::npos);
+  CHECK(out.find("\nlast\n") != std::string::npos);
+  stop_service(*svc);
+  env.check_region_clean();
 }
