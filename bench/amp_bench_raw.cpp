@@ -16,6 +16,7 @@
 #include <chrono>
 #include <climits>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <thread>
 
@@ -56,9 +57,11 @@ bool warming(const budget& b, std::uint64_t n, clock_type::time_point t0) {
 
 /// One request at a time: `op` (`per_op` round trips; false and *error if
 /// it failed) until the budget is spent, after the warm-up. One sample per
-/// call: its time over `per_op`.
+/// call: its time over `per_op`. `check`, if any, runs after each timed call.
 template <class Op>
-run_result time_sequential(const budget& b, std::uint64_t per_op, Op op) {
+run_result
+time_sequential(const budget& b, std::uint64_t per_op, Op op,
+                const std::function<bool(std::string*)>& check = {}) {
   run_result r;
   std::string err;
   const auto w0 = clock_type::now();
@@ -69,6 +72,8 @@ run_result time_sequential(const budget& b, std::uint64_t per_op, Op op) {
     if (!op(&err))
       return failure(err);
     const auto z = clock_type::now();
+    if (check && !check(&err))
+      return failure(err);
     if (warm) {
       warm = warming(b, n * per_op, w0);
       t0 = z;
@@ -444,14 +449,15 @@ run_result floor_queue_latency(const budget& b, bool polling,
   if (!pair.start(polling, &err))
     return failure(err);
   std::vector<std::uint8_t> req(payload, 0x5a), resp;
-  auto r = time_sequential(b, 1, [&](std::string* error) {
-    if (!pair.client->echo(req, resp, error))
-      return false;
-    if (resp.size() == req.size())
-      return true;
-    *error = "echo returned " + std::to_string(resp.size()) + " bytes";
-    return false;
-  });
+  auto r = time_sequential(
+      b, 1,
+      [&](std::string* error) { return pair.client->echo(req, resp, error); },
+      [&](std::string* error) {
+        if (resp.size() == req.size())
+          return true;
+        *error = "echo returned " + std::to_string(resp.size()) + " bytes";
+        return false;
+      });
   r.bytes = r.count * payload;
   return r;
 }
