@@ -1,18 +1,12 @@
-// amp-bench without actors: the second process, the floor (what two
-// processes sharing memory can do at best) and the baselines (a Unix socket,
-// and a replica of the seed's design). See docs/benchmarks.md.
+// amp-bench without actors: the floor (what two processes sharing memory
+// can do at best) and the baselines (a Unix socket, and a replica of the
+// seed's design). See docs/benchmarks.md.
 #include "bench/amp_bench_raw.hpp"
 
-#include <fcntl.h>
 #include <linux/futex.h>
-#include <poll.h>
 #include <sched.h>
-#include <signal.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,13 +15,14 @@
 #include <cerrno>
 #include <chrono>
 #include <climits>
-#include <cstdio>
 #include <cstring>
-#include <iostream>
+#include <functional>
 #include <memory>
-#include <new>
 #include <thread>
 
+#include "bench/common/byte_flag.hpp"
+#include "bench/common/memory.hpp"
+#include "bench/common/proc.hpp"
 #include "shm/doorbell.hpp"
 #include "shm/participant.hpp"
 #include "shm/payload.hpp"
@@ -60,26 +55,67 @@ bool warming(const budget& b, std::uint64_t n, clock_type::time_point t0) {
   return n < b.warmup && s_since(t0) < b.seconds / 4;
 }
 
-/// A MAP_SHARED anonymous mapping: made before fork, shared with the child.
-class shared_page {
+/// One request at a time: `op` (`per_op` round trips; false and *error if
+/// it failed) until the budget is spent, after the warm-up. One sample per
+/// call: its time over `per_op`. `check`, if any, runs after each timed call.
+template <class Op>
+run_result
+time_sequential(const budget& b, std::uint64_t per_op, Op op,
+                const std::function<bool(std::string*)>& check = {}) {
+  run_result r;
+  std::string err;
+  const auto w0 = clock_type::now();
+  auto t0 = w0;
+  bool warm = true;
+  for (std::uint64_t n = 1; warm || !enough(b, r.count, t0); ++n) {
+    const auto a = clock_type::now();
+    if (!op(&err))
+      return failure(err);
+    const auto z = clock_type::now();
+    if (check && !check(&err))
+      return failure(err);
+    if (warm) {
+      warm = warming(b, n * per_op, w0);
+      t0 = z;
+      continue;
+    }
+    r.lat_us.push_back(us_since(a, z) / static_cast<double>(per_op));
+    r.count += per_op;
+  }
+  r.seconds = s_since(t0);
+  return r;
+}
+
+/// The clock of a pipelined loop: counts completions, skips the warm-up,
+/// and says when to stop issuing requests.
+class pipeline_clock {
 public:
-  explicit shared_page(std::size_t bytes) : bytes_(bytes) {
-    p_ = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
-                MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (p_ == MAP_FAILED)
-      p_ = nullptr;
+  explicit pipeline_clock(const budget& b) : b_(b), timing_(b.warmup == 0) {}
+
+  /// `n` more completions. False once no more requests should be issued;
+  /// the figures of the timed part are then in `r`.
+  bool more(std::uint64_t n, run_result& r) {
+    done_ += n;
+    if (!timing_ && !warming(b_, done_, w0_)) {
+      timing_ = true;
+      done_ = 0;
+      t0_ = clock_type::now();
+    }
+    if (more_ && timing_ && enough(b_, done_, t0_)) {
+      more_ = false;
+      r.seconds = s_since(t0_);
+      r.count = done_;
+    }
+    return more_;
   }
-  ~shared_page() {
-    if (p_)
-      ::munmap(p_, bytes_);
-  }
-  shared_page(const shared_page&) = delete;
-  shared_page& operator=(const shared_page&) = delete;
-  void* get() const noexcept { return p_; }
 
 private:
-  std::size_t bytes_;
-  void* p_ = nullptr;
+  const budget& b_;
+  clock_type::time_point w0_ = clock_type::now();
+  clock_type::time_point t0_ = w0_;
+  bool timing_;
+  bool more_ = true;
+  std::uint64_t done_ = 0;
 };
 
 std::uint32_t* futex_addr(std::atomic<std::uint32_t>& a) {
@@ -97,20 +133,6 @@ void futex_wake(std::atomic<std::uint32_t>& a) {
   syscall(SYS_futex, futex_addr(a), FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
 }
 
-bool write_all(int fd, const void* p, std::size_t n) {
-  const auto* c = static_cast<const char*>(p);
-  while (n > 0) {
-    const ssize_t w = ::write(fd, c, n);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w <= 0)
-      return false;
-    c += w;
-    n -= static_cast<std::size_t>(w);
-  }
-  return true;
-}
-
 } // namespace
 
 bool enough(const budget& b, std::uint64_t done, double elapsed) {
@@ -126,196 +148,51 @@ run_result failure(std::string why) {
   return r;
 }
 
-// -- the second process ------------------------------------------------------
-
-bool fork_child(const child_body& body, child_proc& out, std::string* error) {
-  int rp[2], sp[2];
-  if (::pipe2(rp, O_CLOEXEC) != 0) {
-    *error = std::string("pipe: ") + std::strerror(errno);
-    return false;
-  }
-  if (::pipe2(sp, O_CLOEXEC) != 0) {
-    *error = std::string("pipe: ") + std::strerror(errno);
-    ::close(rp[0]);
-    ::close(rp[1]);
-    return false;
-  }
-  std::cout.flush();
-  std::cerr.flush();
-  std::fflush(nullptr);
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    *error = std::string("fork: ") + std::strerror(errno);
-    for (int fd : {rp[0], rp[1], sp[0], sp[1]})
-      ::close(fd);
-    return false;
-  }
-  if (pid == 0) {
-    // The child never outlives the benchmark, whatever happens to it.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    ::close(rp[0]);
-    ::close(sp[1]);
-    int rc = 1;
-    try {
-      rc = body(rp[1], sp[0]);
-    } catch (const std::exception& e) {
-      report_error(rp[1], e.what());
-    }
-    std::cout.flush();
-    std::cerr.flush();
-    ::_exit(rc);
-  }
-  ::close(rp[1]);
-  ::close(sp[0]);
-  out = child_proc{pid, rp[0], sp[1]};
-  return true;
-}
-
-void report_ready(int fd) {
-  write_all(fd, "R", 1);
-}
-
-void report_error(int fd, const std::string& why) {
-  const std::string msg = "E" + why;
-  write_all(fd, msg.data(), msg.size());
-}
-
-void wait_stop(int fd) {
-  char c;
-  for (;;) {
-    const ssize_t n = ::read(fd, &c, 1);
-    if (n < 0 && errno == EINTR)
-      continue;
-    return; // a byte, EOF (closed) or an error: stop in every case
-  }
-}
-
-bool stop_requested(int fd) {
-  pollfd p{fd, POLLIN, 0};
-  return ::poll(&p, 1, 0) > 0;
-}
-
-bool await_ready(child_proc& c, int timeout_ms, std::string* error) {
-  pollfd p{c.ready, POLLIN, 0};
-  int n;
-  do
-    n = ::poll(&p, 1, timeout_ms);
-  while (n < 0 && errno == EINTR);
-  if (n == 0) {
-    *error = "the second process did not get ready within " +
-             std::to_string(timeout_ms) + " ms";
-    return false;
-  }
-  char buf[2048];
-  const ssize_t got = ::read(c.ready, buf, sizeof buf);
-  if (got >= 1 && buf[0] == 'R')
-    return true;
-  *error = got > 1 ? std::string(buf + 1, static_cast<std::size_t>(got - 1))
-                   : "the second process exited before it was ready";
-  return false;
-}
-
-int stop_child(child_proc& c, int timeout_ms) {
-  if (c.pid < 0)
-    return -1;
-  if (c.stop >= 0)
-    ::close(c.stop);
-  c.stop = -1;
-  int st = 0;
-  const auto until = clock_type::now() + std::chrono::milliseconds(timeout_ms);
-  pid_t r = 0;
-  while ((r = ::waitpid(c.pid, &st, WNOHANG)) == 0 && clock_type::now() < until)
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  if (r == 0) {
-    std::cerr << "amp-bench: second process " << c.pid << " did not stop in "
-              << timeout_ms << " ms; killing it\n";
-    ::kill(c.pid, SIGKILL);
-    ::waitpid(c.pid, &st, 0);
-  }
-  if (c.ready >= 0)
-    ::close(c.ready);
-  c.ready = -1;
-  c.pid = -1;
-  if (WIFEXITED(st))
-    return WEXITSTATUS(st);
-  return WIFSIGNALED(st) ? -WTERMSIG(st) : -1;
-}
-
-std::string region_path() {
-  static int n = 0;
-  return "/dev/shm/hyperamp-bench-" + std::to_string(::getpid()) + "-" +
-         std::to_string(n++);
-}
-
-void remove_region(const std::string& path) {
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT)
-    std::cerr << "amp-bench: cannot remove " << path << ": "
-              << std::strerror(errno) << "\n";
-}
-
 // -- floor: one cache line ---------------------------------------------------
 
 namespace {
 
-constexpr std::size_t k_pingpong_batch = 100;
+constexpr std::uint64_t k_pingpong_batch = 100;
 constexpr std::uint64_t k_pingpong_stop = ~std::uint64_t{0};
 
-int pingpong_child(std::atomic<std::uint64_t>* w, int ready) {
+int pingpong_child(std::atomic<std::uint64_t>& w, int ready) {
   report_ready(ready);
   std::uint64_t seen = 0;
   for (;;) {
     std::uint64_t v;
-    while ((v = w->load(std::memory_order_acquire)) == seen)
+    while ((v = w.load(std::memory_order_acquire)) == seen)
       shm::cpu_relax();
     if (v == k_pingpong_stop)
       return 0;
     seen = v + 1;
-    w->store(seen, std::memory_order_release);
+    w.store(seen, std::memory_order_release);
   }
 }
 
 } // namespace
 
 run_result floor_cacheline(const budget& b) {
-  shared_page page{4096};
-  if (!page.get())
+  shared<std::atomic<std::uint64_t>> w{std::uint64_t{0}};
+  if (!w.ok())
     return failure("mmap failed");
-  auto* w = new (page.get()) std::atomic<std::uint64_t>{0};
-  child_proc c;
+  child c;
   std::string err;
-  if (!fork_child([w](int ready, int) { return pingpong_child(w, ready); }, c,
-                  &err))
+  if (!c.start([&](int ready, int) { return pingpong_child(*w, ready); },
+               &err) ||
+      !c.await_ready(5000, &err))
     return failure(err);
-  if (!await_ready(c, 5000, &err)) {
-    w->store(k_pingpong_stop);
-    stop_child(c, 2000);
-    return failure(err);
-  }
-  run_result r;
-  std::uint64_t v = 0, batches = 0;
-  const auto w0 = clock_type::now();
-  auto t0 = w0;
-  bool warm = true;
-  for (; warm || !enough(b, r.count, t0); ++batches) {
-    const auto a = clock_type::now();
-    for (std::size_t i = 0; i < k_pingpong_batch; ++i) {
+  std::uint64_t v = 0;
+  auto r = time_sequential(b, k_pingpong_batch, [&](std::string*) {
+    for (std::uint64_t i = 0; i < k_pingpong_batch; ++i) {
       w->store(++v, std::memory_order_release);
       ++v;
       while (w->load(std::memory_order_acquire) != v)
         shm::cpu_relax();
     }
-    const auto z = clock_type::now();
-    if (warm) {
-      warm = warming(b, (batches + 1) * k_pingpong_batch, w0);
-      t0 = z;
-      continue;
-    }
-    r.lat_us.push_back(us_since(a, z) / k_pingpong_batch);
-    r.count += k_pingpong_batch;
-  }
-  r.seconds = s_since(t0);
+    return true;
+  });
   w->store(k_pingpong_stop, std::memory_order_release);
-  stop_child(c, 2000);
+  c.stop(2000);
   return r;
 }
 
@@ -326,13 +203,9 @@ namespace {
 constexpr std::uint32_t k_echo = 66;
 
 shm::region_options raw_region(const std::string& path, bool create) {
-  shm::region_options o;
-  o.path = path;
-  o.entries = 1024;
-  o.max_clients = 4;
-  o.payload_size = 8u << 20;
-  o.create = create ? shm::create_mode::create : shm::create_mode::attach;
-  return o;
+  return region_options(path, 1024, 4, 8u << 20,
+                        create ? shm::create_mode::create
+                               : shm::create_mode::attach);
 }
 
 std::unique_ptr<shm::doorbell> make_bell(shm::slot& s, bool polling) {
@@ -544,28 +417,26 @@ private:
 
 /// Forks the raw service on a fresh region, opens the client side.
 struct raw_pair {
-  std::string path = region_path();
-  child_proc child;
+  region_file file{fresh_region_path()};
+  child peer;
   std::unique_ptr<raw_client> client;
 
   bool start(bool polling, std::string* error) {
-    const std::string p = path;
-    if (!fork_child(
+    const std::string p = file.path();
+    if (!peer.start(
             [p, polling](int ready, int stop) {
               return raw_service_child(p, polling, ready, stop);
             },
-            child, error))
+            error) ||
+        !peer.await_ready(10000, error))
       return false;
-    if (!await_ready(child, 10000, error))
-      return false;
-    client = raw_client::open(path, polling, error);
+    client = raw_client::open(p, polling, error);
     return client != nullptr;
   }
 
   ~raw_pair() {
     client.reset();
-    stop_child(child, 5000);
-    remove_region(path);
+    peer.stop(5000);
   }
 };
 
@@ -578,26 +449,15 @@ run_result floor_queue_latency(const budget& b, bool polling,
   if (!pair.start(polling, &err))
     return failure(err);
   std::vector<std::uint8_t> req(payload, 0x5a), resp;
-  run_result r;
-  const auto w0 = clock_type::now();
-  auto t0 = w0;
-  bool warm = true;
-  for (std::uint64_t n = 1; warm || !enough(b, r.count, t0); ++n) {
-    const auto a = clock_type::now();
-    if (!pair.client->echo(req, resp, &err))
-      return failure(err);
-    const auto z = clock_type::now();
-    if (resp.size() != req.size())
-      return failure("echo returned " + std::to_string(resp.size()) + " bytes");
-    if (warm) {
-      warm = warming(b, n, w0);
-      t0 = z;
-      continue;
-    }
-    r.lat_us.push_back(us_since(a, z));
-    ++r.count;
-  }
-  r.seconds = s_since(t0);
+  auto r = time_sequential(
+      b, 1,
+      [&](std::string* error) { return pair.client->echo(req, resp, error); },
+      [&](std::string* error) {
+        if (resp.size() == req.size())
+          return true;
+        *error = "echo returned " + std::to_string(resp.size()) + " bytes";
+        return false;
+      });
   r.bytes = r.count * payload;
   return r;
 }
@@ -619,26 +479,12 @@ public:
     run_result r;
     if (!issue(window_, &err))
       return failure(err);
-    std::uint64_t done = 0;
-    const auto w0 = clock_type::now();
-    auto t0 = w0;
-    bool timing = b.warmup == 0;
+    pipeline_clock clock{b};
     while (in_flight_ > 0) {
       const std::size_t n = reap(&err);
       if (n == SIZE_MAX)
         return failure(err);
-      done += n;
-      if (!timing && !warming(b, done, w0)) {
-        timing = true;
-        done = 0;
-        t0 = clock_type::now();
-      }
-      const bool more = !timing || !enough(b, done, t0);
-      if (timing && !more && r.seconds == 0) {
-        r.seconds = s_since(t0);
-        r.count = done;
-      }
-      if (more && !issue(n, &err))
+      if (clock.more(n, r) && !issue(n, &err))
         return failure(err);
       if (n == 0)
         c_.own_bell().wait(clock_type::now() + std::chrono::milliseconds(100));
@@ -736,9 +582,7 @@ int uds_echo_child(int fd, int other, int ready) {
     const ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR)
       continue;
-    if (n <= 0)
-      return 0;
-    if (!write_all(fd, buf, static_cast<std::size_t>(n)))
+    if (n <= 0 || !write_all(fd, buf, static_cast<std::size_t>(n)))
       return 0;
   }
 }
@@ -746,7 +590,7 @@ int uds_echo_child(int fd, int other, int ready) {
 /// A connected SOCK_SEQPACKET pair with the echo child on one end.
 struct uds_pair {
   int fd = -1;
-  child_proc child;
+  child peer;
 
   bool start(std::string* error) {
     int sv[2];
@@ -755,19 +599,17 @@ struct uds_pair {
       return false;
     }
     const int a = sv[0], s = sv[1];
-    if (!fork_child(
-            [a, s](int ready, int) { return uds_echo_child(s, a, ready); },
-            child, error))
-      return false;
+    const bool ok = peer.start(
+        [a, s](int ready, int) { return uds_echo_child(s, a, ready); }, error);
     ::close(s);
     fd = a;
-    return await_ready(child, 5000, error);
+    return ok && peer.await_ready(5000, error);
   }
 
   ~uds_pair() {
     if (fd >= 0)
       ::close(fd); // the child reads EOF and exits
-    stop_child(child, 2000);
+    peer.stop(2000);
   }
 };
 
@@ -789,24 +631,12 @@ run_result baseline_uds_latency(const budget& b) {
     return failure(err);
   char msg[64], buf[64];
   std::memset(msg, 0x5a, sizeof msg);
-  run_result r;
-  const auto w0 = clock_type::now();
-  auto t0 = w0;
-  bool warm = true;
-  for (std::uint64_t n = 1; warm || !enough(b, r.count, t0); ++n) {
-    const auto a = clock_type::now();
-    if (!write_all(p.fd, msg, sizeof msg) || !read_msg(p.fd, buf, sizeof buf))
-      return failure("socket echo failed");
-    const auto z = clock_type::now();
-    if (warm) {
-      warm = warming(b, n, w0);
-      t0 = z;
-      continue;
-    }
-    r.lat_us.push_back(us_since(a, z));
-    ++r.count;
-  }
-  r.seconds = s_since(t0);
+  auto r = time_sequential(b, 1, [&](std::string* error) {
+    if (write_all(p.fd, msg, sizeof msg) && read_msg(p.fd, buf, sizeof buf))
+      return true;
+    *error = "socket echo failed";
+    return false;
+  });
   r.bytes = r.count * sizeof msg;
   return r;
 }
@@ -822,30 +652,15 @@ run_result baseline_uds_throughput(const budget& b, std::uint32_t window) {
     if (!write_all(p.fd, msg, sizeof msg))
       return failure("socket write failed");
   run_result r;
-  std::uint64_t in_flight = window, done = 0;
-  const auto w0 = clock_type::now();
-  auto t0 = w0;
-  bool timing = b.warmup == 0, more = true;
-  while (in_flight > 0) {
+  pipeline_clock clock{b};
+  for (std::uint64_t in_flight = window; in_flight > 0; --in_flight) {
     if (!read_msg(p.fd, buf, sizeof buf))
       return failure("socket read failed");
-    --in_flight;
-    ++done;
-    if (!timing && !warming(b, done, w0)) {
-      timing = true;
-      done = 0;
-      t0 = clock_type::now();
-    }
-    if (more && timing && enough(b, done, t0)) {
-      more = false;
-      r.seconds = s_since(t0);
-      r.count = done;
-    }
-    if (more) {
-      if (!write_all(p.fd, msg, sizeof msg))
-        return failure("socket write failed");
-      ++in_flight;
-    }
+    if (!clock.more(1, r))
+      continue;
+    if (!write_all(p.fd, msg, sizeof msg))
+      return failure("socket write failed");
+    ++in_flight;
   }
   r.bytes = r.count * sizeof msg;
   return r;
@@ -872,8 +687,6 @@ run_result baseline_uds_throughput(const budget& b, std::uint32_t window) {
 namespace {
 namespace seed {
 
-constexpr std::uint8_t k_unlocked = 0x0A;
-constexpr std::uint8_t k_locked = 0x0F;
 constexpr std::uint32_t k_idle = 0xBBBBBBBBu;
 constexpr std::uint32_t k_busy = 0xFFFFFFFFu;
 constexpr std::uint16_t k_buf_size = 255;
@@ -915,20 +728,6 @@ struct arena {
   alignas(4096) std::uint8_t payload[std::size_t{k_buf_size} * k_buffer];
 };
 
-void byte_lock(std::atomic<std::uint8_t>& f) {
-  for (;;) {
-    std::uint8_t e = k_unlocked;
-    if (f.compare_exchange_strong(e, k_locked))
-      return;
-    sched_yield();
-  }
-}
-
-void byte_unlock(std::atomic<std::uint8_t>& f) {
-  std::uint8_t e = k_locked;
-  f.compare_exchange_strong(e, k_unlocked);
-}
-
 std::uint16_t load(const std::uint16_t& h) {
   return __atomic_load_n(&h, __ATOMIC_ACQUIRE);
 }
@@ -964,7 +763,7 @@ void init(arena& a) {
   q.empty_h = 0;
   q.wait_h = k_buf_size;
   q.proc_ing_h = k_buf_size;
-  q.queue_lock.store(k_unlocked);
+  q.queue_lock.store(k_byte_unlocked);
   q.bell.store(0);
   q.working_mark.store(k_idle); // client_init
 }
@@ -1084,23 +883,19 @@ void seed_client(seed::arena& a, std::atomic<std::uint8_t>& wait_lock,
 } // namespace
 
 run_result baseline_seed(const budget& b, std::uint32_t threads) {
-  shared_page page{sizeof(seed::arena)};
-  if (!page.get())
+  shared<seed::arena> a;
+  if (!a.ok())
     return failure("mmap failed");
-  auto* a = new (page.get()) seed::arena;
   seed::init(*a);
-  child_proc c;
+  child c;
   std::string err;
-  if (!fork_child(
-          [a](int ready, int stop) { return seed::service(*a, ready, stop); },
-          c, &err))
+  if (!c.start(
+          [&](int ready, int stop) { return seed::service(*a, ready, stop); },
+          &err) ||
+      !c.await_ready(5000, &err))
     return failure(err);
-  if (!await_ready(c, 5000, &err)) {
-    stop_child(c, 2000);
-    return failure(err);
-  }
   // The multithreaded client's process-private MsgQueueMutex page.
-  std::atomic<std::uint8_t> wait_lock{seed::k_unlocked};
+  std::atomic<std::uint8_t> wait_lock{k_byte_unlocked};
   std::atomic<bool> go{false}, halt{false};
   std::vector<seed_thread_result> res(threads);
   std::vector<std::thread> pool;
@@ -1127,7 +922,7 @@ run_result baseline_seed(const budget& b, std::uint32_t threads) {
   halt.store(true);
   for (auto& th : pool)
     th.join();
-  stop_child(c, 2000);
+  c.stop(2000);
   std::uint64_t slept = 0;
   for (auto& x : res) {
     if (!x.ok)

@@ -1,13 +1,9 @@
-// amp-bench's plumbing and its measurements without actors: the second
-// process (fork from a single-threaded parent, pipes for "ready" and
-// "stop"), the result of one repetition, and the floor and baseline
-// measurements (no CAF in this file's translation unit).
+// amp-bench's measurements without actors: the result of one repetition,
+// how much one may do, and the floor and baseline measurements (no CAF in
+// this file's translation unit; the second process is a bench::child).
 #pragma once
 
-#include <sys/types.h>
-
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -43,46 +39,6 @@ struct budget {
 bool enough(const budget& b, std::uint64_t done, double elapsed);
 
 run_result failure(std::string why);
-
-// -- the second process ------------------------------------------------------
-
-/// A forked child. `ready` is the read end of its ready pipe, `stop` the
-/// write end of its stop pipe (closing it means "stop").
-struct child_proc {
-  pid_t pid = -1;
-  int ready = -1;
-  int stop = -1;
-};
-
-/// What the child runs: `ready_fd` to report (report_ready / report_error),
-/// `stop_fd` to wait on (wait_stop). Its return value is the exit code.
-using child_body = std::function<int(int ready_fd, int stop_fd)>;
-
-/// Forks. The parent must be single-threaded (no actor_system, no thread).
-/// The child runs `body` and _exit()s with its result.
-bool fork_child(const child_body& body, child_proc& out, std::string* error);
-
-/// Child side: "serving" / "failed: why".
-void report_ready(int fd);
-void report_error(int fd, const std::string& why);
-/// Child side: blocks until the parent asks to stop (or dies).
-void wait_stop(int fd);
-/// Child side: true once the parent asked to stop (non-blocking).
-bool stop_requested(int fd);
-
-/// Parent side: waits for the child's ready byte. False (with the child's
-/// message, or a timeout) if it failed.
-bool await_ready(child_proc& c, int timeout_ms, std::string* error);
-
-/// Parent side: asks the child to stop, waits up to `timeout_ms`, then
-/// kills it. Returns its exit code (or -signal); closes the pipes.
-int stop_child(child_proc& c, int timeout_ms);
-
-/// A fresh region file name: /dev/shm/hyperamp-bench-<pid>-<n>.
-std::string region_path();
-
-/// Removes the file (and says so on failure).
-void remove_region(const std::string& path);
 
 // -- the floor: two processes, no actors -----------------------------------
 

@@ -14,6 +14,13 @@
 //  - rate rows: one figure per repetition; median and spread over those;
 //  - this process (the client, or lock thread 0) runs on the first CPU it may
 //    use, the peer process (the service) or lock thread 1 on the second.
+#include "bench/common/args.hpp"
+#include "bench/common/byte_flag.hpp"
+#include "bench/common/machine.hpp"
+#include "bench/common/memory.hpp"
+#include "bench/common/proc.hpp"
+#include "bench/common/report.hpp"
+#include "bench/common/stats.hpp"
 #include "shm/doorbell.hpp"
 #include "shm/layout.hpp"
 #include "shm/participant.hpp"
@@ -26,10 +33,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -45,21 +49,24 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
-#include <filesystem>
-#include <fstream>
+#include <functional>
+#include <iostream>
 #include <map>
 #include <memory>
-#include <new>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
+const char* const hyperamp::bench::tool_name = "shm-bench";
+
 namespace {
 
 namespace shm = hyperamp::shm;
+namespace bench = hyperamp::bench;
+using bench::json;
+using bench::progress;
 using clock_type = std::chrono::steady_clock;
 using std::chrono::nanoseconds;
 
@@ -107,9 +114,8 @@ constexpr nanoseconds k_spin_50us = std::chrono::microseconds(50);
 
 struct options {
   bool quick = false;
-  bool help = false;
-  std::string json_path = "bench/results/shm-bench.json";
-  std::string region_path; ///< empty: /dev/shm/hyperamp-bench-<pid>
+  std::string json_path;
+  std::string region_path; ///< default /dev/shm/hyperamp-bench-<pid>
   std::string command;     ///< argv, for the JSON
 };
 
@@ -132,10 +138,6 @@ double elapsed_ns(clock_type::time_point from, clock_type::time_point to) {
   return std::chrono::duration<double, std::nano>(to - from).count();
 }
 
-void progress(const std::string& line) {
-  std::fprintf(stderr, "shm-bench: %s\n", line.c_str());
-}
-
 /// The order in which `n` variants run in repetition `rep` (rotated, so no
 /// variant always runs first or right after the same neighbour).
 std::vector<std::size_t> rotated(std::size_t n, int rep) {
@@ -145,19 +147,8 @@ std::vector<std::size_t> rotated(std::size_t n, int rep) {
   return order;
 }
 
-// -- statistics and the result table ------------------------------------------
-
-/// Nearest-rank quantile, q in (0, 1]; NaN for no samples.
-double quantile(std::vector<double> v, double q) {
-  if (v.empty())
-    return std::nan("");
-  const auto rank =
-      static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
-  const std::size_t k = std::min(v.size() - 1, rank == 0 ? 0 : rank - 1);
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k),
-                   v.end());
-  return v[k];
-}
+// -- the result table
+// ------------------------------------------------------------
 
 /// One line of the table, filled in one repetition at a time.
 struct row {
@@ -165,25 +156,23 @@ struct row {
   std::string measure;
   std::string unit;
   std::string settings;
-  bool rate = false;              ///< one figure per repetition, no p99
-  std::vector<double> samples;    ///< latency rows: pooled per-op samples
-  std::vector<double> rep_median; ///< per repetition: median, or the rate
-  std::vector<double> rep_p99;    ///< per repetition (latency rows)
-  std::map<std::string, std::vector<double>> counters; ///< per repetition
+  bool rate = false;                ///< one figure per repetition, no p99
+  std::vector<double> samples{};    ///< latency rows: pooled per-op samples
+  std::vector<double> rep_median{}; ///< per repetition: median, or the rate
+  std::vector<double> rep_p99{};    ///< per repetition (latency rows)
+  std::map<std::string, std::vector<double>> counters{}; ///< per repetition
 };
 
 struct summary {
-  double median = 0, p99 = 0, lo = 0, hi = 0;
+  double median = 0, p99 = 0;
+  bench::spread spread;
 };
 
 summary summarize(const row& r) {
   summary s;
-  s.median = quantile(r.rate ? r.rep_median : r.samples, 0.5);
-  s.p99 = r.rate ? std::nan("") : quantile(r.samples, 0.99);
-  const auto [lo, hi] =
-      std::minmax_element(r.rep_median.begin(), r.rep_median.end());
-  s.lo = lo == r.rep_median.end() ? std::nan("") : *lo;
-  s.hi = hi == r.rep_median.end() ? std::nan("") : *hi;
+  s.median = bench::percentile(r.rate ? r.rep_median : r.samples, 0.5);
+  s.p99 = r.rate ? std::nan("") : bench::percentile(r.samples, 0.99);
+  s.spread = bench::spread_of(r.rep_median);
   return s;
 }
 
@@ -192,13 +181,7 @@ public:
   /// Declares a row; rows print in the order they were declared.
   void declare(std::string id, std::string measure, std::string unit,
                std::string settings, bool rate) {
-    row r;
-    r.id = std::move(id);
-    r.measure = std::move(measure);
-    r.unit = std::move(unit);
-    r.settings = std::move(settings);
-    r.rate = rate;
-    rows_.push_back(std::move(r));
+    rows_.push_back({id, measure, unit, settings, rate});
   }
 
   row& at(const std::string& id) {
@@ -210,8 +193,8 @@ public:
 
   void add_latency(const std::string& id, const std::vector<double>& v) {
     row& r = at(id);
-    r.rep_median.push_back(quantile(v, 0.5));
-    r.rep_p99.push_back(quantile(v, 0.99));
+    r.rep_median.push_back(bench::percentile(v, 0.5));
+    r.rep_p99.push_back(bench::percentile(v, 0.99));
     r.samples.insert(r.samples.end(), v.begin(), v.end());
   }
 
@@ -247,102 +230,18 @@ std::string fmt(double v) {
 
 // -- machine description ------------------------------------------------------
 
-struct machine_info {
-  int nproc = 0; ///< CPUs this process may run on (like nproc(1))
+/// The machine, and the two CPUs shm-bench uses (-1: none).
+struct machine_info : bench::machine {
   int cpu_a = -1;
   int cpu_b = -1;
-  std::string uname;
-  std::string cpu_model;
-  std::string clocksource;
-  std::string date;
-  std::string git_revision = "unknown";
-  bool git_dirty = false;
-  double clock_now_ns = 0; ///< cost of one steady_clock::now()
-  std::string load_before; ///< /proc/loadavg: other work on the machine
-  std::string load_after;
 };
-
-std::string trim(std::string s) {
-  const auto b = s.find_first_not_of(" \t\r\n");
-  const auto e = s.find_last_not_of(" \t\r\n");
-  return b == std::string::npos ? std::string{} : s.substr(b, e - b + 1);
-}
-
-/// stdout of a shell command, trimmed; empty if it failed.
-std::string command_output(const char* cmd) {
-  FILE* p = ::popen(cmd, "r");
-  if (p == nullptr)
-    return {};
-  std::string out;
-  char buf[256];
-  while (std::fgets(buf, sizeof buf, p) != nullptr)
-    out += buf;
-  return ::pclose(p) == 0 ? trim(out) : std::string{};
-}
-
-std::string cpu_model() {
-  std::ifstream in{"/proc/cpuinfo"};
-  std::string line;
-  for (const char* key : {"model name", "Model", "Hardware", "CPU part"}) {
-    in.clear();
-    in.seekg(0);
-    while (std::getline(in, line))
-      if (line.rfind(key, 0) == 0 && line.find(':') != std::string::npos)
-        return trim(line.substr(line.find(':') + 1));
-  }
-  return "unknown";
-}
-
-std::string first_line_of(const char* path) {
-  std::ifstream in{path};
-  std::string line;
-  return std::getline(in, line) ? trim(line) : "unknown";
-}
-
-std::string utc_now() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-double clock_cost_ns() {
-  constexpr int n = 100'000;
-  auto sink = clock_type::now();
-  const auto t0 = clock_type::now();
-  for (int i = 0; i < n; ++i)
-    sink = std::max(sink, clock_type::now());
-  return elapsed_ns(t0, sink) / n;
-}
 
 machine_info probe_machine() {
   machine_info m;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (::sched_getaffinity(0, sizeof set, &set) == 0)
-    m.nproc = CPU_COUNT(&set);
-  for (std::size_t c = 0; c < CPU_SETSIZE && m.cpu_b < 0; ++c)
-    if (CPU_ISSET(c, &set))
-      (m.cpu_a < 0 ? m.cpu_a : m.cpu_b) = static_cast<int>(c);
-  utsname u{};
-  if (::uname(&u) == 0)
-    m.uname = std::string{u.sysname} + " " + u.release + " " + u.version + " " +
-              u.machine;
-  m.cpu_model = cpu_model();
-  m.clocksource = first_line_of(
-      "/sys/devices/system/clocksource/clocksource0/current_clocksource");
-  m.date = utc_now();
-  if (auto rev = command_output("git rev-parse --short HEAD 2>/dev/null");
-      !rev.empty()) {
-    m.git_revision = rev;
-    m.git_dirty = !command_output("git status --porcelain "
-                                  "--untracked-files=no 2>/dev/null")
-                       .empty();
-  }
-  m.clock_now_ns = clock_cost_ns();
-  m.load_before = first_line_of("/proc/loadavg");
+  static_cast<bench::machine&>(m) = bench::probe_machine("", 0);
+  const auto& cpus = m.allowed_cpus;
+  m.cpu_a = cpus.size() > 0 ? cpus[0] : -1;
+  m.cpu_b = cpus.size() > 1 ? cpus[1] : -1;
   return m;
 }
 
@@ -374,23 +273,23 @@ void print_table(const results& res, int reps, const machine_info& m) {
       "preempt c/s =\ninvoluntary context switches of client/service "
       "(other work took the CPU).\n"
       "/proc/loadavg before: %s; after: %s\n\n",
-      reps, m.load_before.c_str(), m.load_after.c_str());
-  std::printf("%-34s %9s %9s %17s  %-7s %s\n", "measure", "median", "p99",
-              "spread", "unit", "settings");
+      reps, m.load_start.c_str(), m.load_end.c_str());
+  std::fflush(stdout);
+  std::vector<std::vector<std::string>> cells = {
+      {"measure", "median", "p99", "spread", "unit", "settings"}};
   for (const row& r : res.rows()) {
     const summary s = summarize(r);
-    const std::string spread = fmt(s.lo) + ".." + fmt(s.hi);
     std::string settings = r.settings;
     for (const auto& [name, v] : r.counters) {
-      const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
-      settings += "; " + name + " " + fmt(*lo) + ".." + fmt(*hi);
+      const auto range = bench::spread_of(v);
+      settings += "; " + name + " " + fmt(range.min) + ".." + fmt(range.max);
     }
-    std::printf("%-34s %9s %9s %17s  %-7s %s\n", r.measure.c_str(),
-                fmt(s.median).c_str(), fmt(s.p99).c_str(), spread.c_str(),
-                r.unit.c_str(), settings.c_str());
+    cells.push_back({r.measure, fmt(s.median), fmt(s.p99),
+                     fmt(s.spread.min) + ".." + fmt(s.spread.max), r.unit,
+                     settings});
   }
-  std::printf("\n");
-  std::fflush(stdout);
+  bench::print_table(std::cout, cells, {false, true, true, true, false, false});
+  std::cout << std::endl;
 }
 
 // -- cleanup on signals -------------------------------------------------------
@@ -398,12 +297,11 @@ void print_table(const results& res, int reps, const machine_info& m) {
 // What an interrupted run must undo; read by the signal handler only.
 char g_region_path[PATH_MAX];
 std::atomic<bool> g_region_live{false};
-std::atomic<pid_t> g_child{0};
 
 void on_signal(int sig) {
   // Async-signal-safe calls only.
   // Reap the child too: PID 1 of a container may not reap orphans.
-  const pid_t c = g_child.load();
+  const pid_t c = bench::current_child();
   if (c > 0 && ::kill(c, SIGKILL) == 0)
     ::waitpid(c, nullptr, 0);
   if (g_region_live.load())
@@ -419,129 +317,64 @@ void install_signal_handlers() {
     ::sigaction(sig, &sa, nullptr);
 }
 
-// -- processes ----------------------------------------------------------------
+// -- peer processes -----------------------------------------------------------
 
-/// A forked peer. The child runs `f` and leaves with _exit(f()), so nothing
-/// of the parent (stdio buffers, the region file guard) is run twice; it
-/// dies with the parent. The destructor kills a child that was not reaped.
-class child {
-public:
-  template <class F>
-  explicit child(F f) {
-    std::fflush(nullptr);
-    const pid_t parent = ::getpid();
-    pid_ = ::fork();
-    if (pid_ < 0)
-      fail(errno_text("fork"));
-    if (pid_ == 0)
-      run(f, parent);
-    g_child.store(pid_);
-  }
+/// Forks `body` as the peer process (bench::child).
+void start(bench::child& c, const std::function<int()>& body) {
+  std::string err;
+  if (!c.start([&body](int, int) { return body(); }, &err))
+    fail(err);
+}
 
-  ~child() {
-    if (pid_ <= 0)
-      return;
-    ::kill(pid_, SIGKILL);
-    int st = 0;
-    ::waitpid(pid_, &st, 0);
-    g_child.store(0);
-  }
+/// Fails with what became of a peer that ended with bench::exit_code `rc`.
+[[noreturn]] void peer_failed(const std::string& what, int rc) {
+  fail(what + (rc == 0  ? " exited early (status 0)"
+               : rc < 0 ? " was killed by signal " + std::to_string(-rc)
+                        : " failed (exit status " + std::to_string(rc) +
+                              ", see its message above)"));
+}
 
-  child(const child&) = delete;
-  child& operator=(const child&) = delete;
+/// Waits up to k_peer_timeout for the child to exit (then kills it); fails
+/// unless it exited with status 0.
+void reap(bench::child& c, const std::string& what) {
+  if (const int rc = c.stop(
+          static_cast<int>(std::chrono::milliseconds(k_peer_timeout).count()));
+      rc != 0)
+    peer_failed(what, rc);
+}
 
-  /// Waits up to k_peer_timeout for the child to exit; fails unless it
-  /// exited with status 0.
-  void reap(const std::string& what) {
-    const auto deadline = clock_type::now() + k_peer_timeout;
-    while (!exited(what) && clock_type::now() < deadline)
-      std::this_thread::sleep_for(std::chrono::microseconds(100));
-    if (pid_ > 0)
-      fail(what + " did not exit within 10 s (killed)");
-  }
-
-  /// Fails if the child has exited (it should still be working).
-  void check_running(const std::string& what) {
-    if (exited(what))
-      fail(what + " exited early (status 0)");
-  }
-
-private:
-  /// True once the child has exited with status 0; fails if it exited
-  /// with another status or was killed.
-  bool exited(const std::string& what) {
-    int st = 0;
-    const pid_t r = ::waitpid(pid_, &st, WNOHANG);
-    if (r == 0)
-      return false;
-    if (r < 0)
-      fail(errno_text("waitpid for the " + what));
-    pid_ = 0;
-    g_child.store(0);
-    if (WIFSIGNALED(st))
-      fail(what + " was killed by signal " + std::to_string(WTERMSIG(st)));
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-      fail(what + " failed (exit status " + std::to_string(WEXITSTATUS(st)) +
-           ", see its message above)");
-    return true;
-  }
-
-  template <class F>
-  [[noreturn]] static void run(F& f, pid_t parent) {
-    ::prctl(PR_SET_PDEATHSIG, static_cast<unsigned long>(SIGKILL));
-    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE})
-      ::signal(sig, SIG_DFL);
-    int rc = 1;
-    if (::getppid() == parent) {
-      try {
-        rc = f();
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "shm-bench: peer process: error: %s\n", e.what());
-      }
-    }
-    ::_exit(rc);
-  }
-
-  pid_t pid_ = 0;
-};
-
-/// Memory shared with children forked after construction (MAP_SHARED).
-class shared_mapping {
-public:
-  explicit shared_mapping(std::size_t bytes) : bytes_(bytes) {
-    p_ = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
-                MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (p_ == MAP_FAILED)
-      fail(errno_text("mmap of " + std::to_string(bytes) + " shared bytes"));
-  }
-  ~shared_mapping() { ::munmap(p_, bytes_); }
-  shared_mapping(const shared_mapping&) = delete;
-  shared_mapping& operator=(const shared_mapping&) = delete;
-  void* get() const noexcept { return p_; }
-
-private:
-  std::size_t bytes_;
-  void* p_;
-};
+/// Fails if the child has exited (it should still be working).
+void check_running(bench::child& c, const std::string& what) {
+  if (const auto st = c.wait_for(std::chrono::milliseconds(0)))
+    peer_failed(what, bench::exit_code(*st));
+}
 
 // -- the locks under test -----------------------------------------------------
-
-/// hvisor-tool's ByteFlag (tools/shm/spinlock.c): a C11 atomic_uchar,
-/// 0x0A unlocked, 0x0F locked.
-constexpr std::uint8_t k_byte_unlocked = 0x0A;
-constexpr std::uint8_t k_byte_locked = 0x0F;
 
 /// Set when a lock reports misuse (ByteFlag unlock of a free lock, a pthread
 /// error, a zone_lock recovery); checked after every lock measurement.
 std::atomic<bool> g_lock_misuse{false};
 
 /// The locks and the data they guard, one cache line each, in a MAP_SHARED
-/// mapping (the pthread mutex is PTHREAD_PROCESS_SHARED). zone_lock lives
-/// in the region instead.
+/// mapping (bench::shared; the pthread mutex is PTHREAD_PROCESS_SHARED).
+/// zone_lock lives in the region instead.
 struct arena {
+  arena() {
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+    const int rc = pthread_mutex_init(&mutex, &attr);
+    pthread_mutexattr_destroy(&attr);
+    if (rc != 0)
+      fail("pthread_mutex_init: " + std::string{std::strerror(rc)});
+  }
+  ~arena() { pthread_mutex_destroy(&mutex); }
+  arena(const arena&) = delete;
+  arena& operator=(const arena&) = delete;
+
   alignas(64) pthread_mutex_t mutex;
   alignas(64) std::atomic_flag flag = ATOMIC_FLAG_INIT;
-  alignas(64) std::atomic<std::uint8_t> byte_flag{k_byte_unlocked};
+  alignas(64) std::atomic<std::uint8_t> byte_flag{bench::k_byte_unlocked};
   // Under the lock under test: the shared counter, which thread incremented
   // it last, and how often that changed (evidence the threads overlapped).
   alignas(64) std::uint64_t counter = 0;
@@ -550,32 +383,6 @@ struct arena {
   alignas(64) std::atomic<std::uint32_t> go{0};   ///< starts contended threads
   alignas(64) std::atomic<std::uint64_t> ping{0}; ///< written by the parent
   alignas(64) std::atomic<std::uint64_t> pong{0}; ///< written by the child
-};
-
-/// Owns an arena in shared memory with an initialised process-shared mutex.
-class arena_owner {
-public:
-  arena_owner() : map_(sizeof(arena)) {
-    a_ = new (map_.get()) arena{};
-    pthread_mutexattr_t attr;
-    pthread_mutexattr_init(&attr);
-    pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
-    const int rc = pthread_mutex_init(&a_->mutex, &attr);
-    pthread_mutexattr_destroy(&attr);
-    if (rc != 0)
-      fail("pthread_mutex_init: " + std::string{std::strerror(rc)});
-  }
-  ~arena_owner() {
-    pthread_mutex_destroy(&a_->mutex);
-    a_->~arena();
-  }
-  arena_owner(const arena_owner&) = delete;
-  arena_owner& operator=(const arena_owner&) = delete;
-  arena& get() noexcept { return *a_; }
-
-private:
-  shared_mapping map_;
-  arena* a_;
 };
 
 struct zone_lock_handle {
@@ -610,21 +417,12 @@ struct flag_handle {
   void unlock() noexcept { f->clear(std::memory_order_release); }
 };
 
-/// ByteFlag as hvisor-tool implements it: lock = strong CAS 0x0A -> 0x0F
-/// (seq_cst), sched_yield() after each failure; unlock = CAS 0x0F -> 0x0A.
+/// hvisor-tool's ByteFlag (bench::byte_lock).
 struct byte_flag_handle {
   std::atomic<std::uint8_t>* b;
-  void lock() noexcept {
-    for (;;) {
-      std::uint8_t expected = k_byte_unlocked;
-      if (b->compare_exchange_strong(expected, k_byte_locked))
-        return;
-      ::sched_yield();
-    }
-  }
+  void lock() noexcept { bench::byte_lock(*b); }
   void unlock() noexcept {
-    std::uint8_t expected = k_byte_locked;
-    if (!b->compare_exchange_strong(expected, k_byte_unlocked))
+    if (!bench::byte_unlock(*b))
       g_lock_misuse = true;
   }
 };
@@ -634,17 +432,9 @@ constexpr std::array<lock_kind, 4> k_lock_kinds{
     lock_kind::zone, lock_kind::pthread, lock_kind::flag, lock_kind::byte_flag};
 
 const char* lock_name(lock_kind k) {
-  switch (k) {
-  case lock_kind::zone:
-    return "zone_lock";
-  case lock_kind::pthread:
-    return "pthread_mutex";
-  case lock_kind::flag:
-    return "atomic_flag";
-  case lock_kind::byte_flag:
-    return "ByteFlag";
-  }
-  return "?";
+  const char* const names[] = {"zone_lock", "pthread_mutex", "atomic_flag",
+                               "ByteFlag"};
+  return names[static_cast<int>(k)];
 }
 
 /// Calls f(handle) with a handle of lock `k`. A zone_lock handle acts for
@@ -679,23 +469,32 @@ void check_locks(const char* what) {
 
 // -- measure 1: locks ---------------------------------------------------------
 
-/// ns per lock()+unlock() pair, one sample per batch of k_lock_batch pairs
-/// (steady_clock costs more than one pair). Ten batches warm up first.
-template <class H>
-std::vector<double> time_uncontended(H& h, std::size_t batches) {
+/// ns per op: `batches` timed calls of `batch` (`ops` ops each) after ten
+/// untimed ones, one sample per call (steady_clock costs more than one op).
+template <class F>
+std::vector<double> time_batches(std::size_t batches, std::size_t ops,
+                                 F batch) {
   std::vector<double> ns;
   ns.reserve(batches);
   for (std::size_t b = 0; b < batches + 10; ++b) {
     const auto t0 = clock_type::now();
+    batch();
+    const double t = elapsed_ns(t0, clock_type::now());
+    if (b >= 10)
+      ns.push_back(t / static_cast<double>(ops));
+  }
+  return ns;
+}
+
+/// ns per lock()+unlock() pair, in batches of k_lock_batch pairs.
+template <class H>
+std::vector<double> time_uncontended(H& h, std::size_t batches) {
+  return time_batches(batches, k_lock_batch, [&] {
     for (std::size_t i = 0; i < k_lock_batch; ++i) {
       h.lock();
       h.unlock();
     }
-    const double t = elapsed_ns(t0, clock_type::now());
-    if (b >= 10)
-      ns.push_back(t / static_cast<double>(k_lock_batch));
-  }
-  return ns;
+  });
 }
 
 struct contended_out {
@@ -781,7 +580,8 @@ std::vector<double> ping_pong(arena& a, std::size_t batches,
   constexpr std::uint64_t k_stop = UINT64_MAX;
   a.ping.store(0);
   a.pong.store(0);
-  child peer{[&] {
+  bench::child peer;
+  start(peer, [&] {
     pin_to(m.cpu_b);
     for (std::uint64_t seen = 0;;) {
       while (a.ping.load(std::memory_order_acquire) == seen)
@@ -791,22 +591,17 @@ std::vector<double> ping_pong(arena& a, std::size_t batches,
         return 0;
       a.pong.store(seen, std::memory_order_release);
     }
-  }};
-  std::vector<double> ns;
+  });
   std::uint64_t i = 0;
-  for (std::size_t b = 0; b < batches + 10; ++b) {
-    const auto t0 = clock_type::now();
+  auto ns = time_batches(batches, k_pingpong_batch, [&] {
     for (std::size_t j = 0; j < k_pingpong_batch; ++j) {
       a.ping.store(++i, std::memory_order_release);
       if (!spin_until(a.pong, i))
         fail("ping-pong peer stopped answering");
     }
-    const double t = elapsed_ns(t0, clock_type::now());
-    if (b >= 10)
-      ns.push_back(t / static_cast<double>(k_pingpong_batch));
-  }
+  });
   a.ping.store(k_stop, std::memory_order_release);
-  peer.reap("ping-pong peer");
+  reap(peer, "ping-pong peer");
   return ns;
 }
 
@@ -814,14 +609,8 @@ std::vector<double> ping_pong(arena& a, std::size_t batches,
 
 shm::region_options region_opts(const std::string& path,
                                 shm::create_mode mode) {
-  shm::region_options o;
-  o.path = path;
-  o.entries = k_entries;
-  o.max_clients = k_clients;
-  o.payload_size = k_payload_bytes;
-  o.create = mode;
-  o.attach_timeout = std::chrono::seconds(5);
-  return o;
+  return bench::region_options(path, k_entries, k_clients, k_payload_bytes,
+                               mode, std::chrono::seconds(5));
 }
 
 /// The benchmark's region file: created (never an existing file), removed
@@ -1000,11 +789,12 @@ public:
   /// of entry `e`. Returns its sequence number.
   std::uint64_t write(std::uint32_t e, std::uint32_t block,
                       const std::uint8_t* data, std::uint32_t len,
-                      std::uint32_t cap) {
+                      std::uint32_t cap,
+                      std::uint32_t service = k_echo_service) {
     const std::uint32_t off = base_ + block * cap;
     std::memcpy(r_.payload() + off, data, len);
     const std::uint64_t seq = seq_++;
-    shm::write_request(r_, e, seq, k_echo_service, off, len, cap);
+    shm::write_request(r_, e, seq, service, off, len, cap);
     return seq;
   }
 
@@ -1041,13 +831,18 @@ public:
   }
 
   /// The service process, checked while waiting for it.
-  void watch(child* peer) noexcept { peer_ = peer; }
+  void watch(bench::child* peer) noexcept { peer_ = peer; }
 
   void wait();
 
   double round_trip(const std::uint8_t* src, std::uint8_t* dst,
-                    std::uint32_t len);
-  void stop_service();
+                    std::uint32_t len, std::uint32_t service = k_echo_service);
+  /// Sends the stop request and waits for its completion, so that nothing
+  /// of this run is left on a list.
+  void stop_service() {
+    std::uint8_t none[1] = {};
+    round_trip(none, none, 0, k_stop_service);
+  }
   void check_idle();
 
   /// Doorbell counters of this side since construction: futex waits on our
@@ -1069,7 +864,7 @@ private:
   shm::futex_doorbell service_;
   std::uint32_t base_;
   std::uint64_t seq_ = 1;
-  child* peer_ = nullptr;
+  bench::child* peer_ = nullptr;
 };
 
 /// Waits for a ring from the service, checking every 100 ms that the
@@ -1085,21 +880,21 @@ void client::wait() {
     if (got == shm::wait_result::error)
       fail("doorbell wait failed");
     if (peer_ != nullptr)
-      peer_->check_running("service process");
+      check_running(*peer_, "service process");
     if (clock_type::now() >= deadline)
       fail("no ring from the service within 10 s");
   }
 }
 
-/// One request through the queue and back; returns its duration in ns.
-/// Contract: nothing else is in flight.
+/// One request through the queue and back (the echo, or `service`);
+/// returns its duration in ns. Contract: nothing else is in flight.
 double client::round_trip(const std::uint8_t* src, std::uint8_t* dst,
-                          std::uint32_t len) {
+                          std::uint32_t len, std::uint32_t service) {
   const std::uint32_t cap = std::max(len, k_small);
   const auto t0 = clock_type::now();
   std::uint32_t e = 0;
   acquire(&e, 1);
-  const std::uint64_t seq = write(e, 0, src, len, cap);
+  const std::uint64_t seq = write(e, 0, src, len, cap, service);
   submit(&e, 1);
   std::uint32_t got = 0;
   while (take(&got, 1) == 0)
@@ -1110,22 +905,6 @@ double client::round_trip(const std::uint8_t* src, std::uint8_t* dst,
   read(got, seq, 0, dst, len, cap);
   release(&got, 1);
   return elapsed_ns(t0, clock_type::now());
-}
-
-/// Sends the stop request and waits for its completion, so that nothing of
-/// this run is left on a list.
-void client::stop_service() {
-  std::uint32_t e = 0;
-  acquire(&e, 1);
-  const std::uint64_t seq = seq_++;
-  shm::write_request(r_, e, seq, k_stop_service, base_, 0, k_small);
-  submit(&e, 1);
-  std::uint32_t got = 0;
-  while (take(&got, 1) == 0)
-    wait();
-  std::uint8_t none[1];
-  read(got, seq, 0, none, 0, k_small);
-  release(&got, 1);
 }
 
 /// After a run every entry must be back on the free list.
@@ -1174,7 +953,8 @@ run_out with_service(bench_region& br, nanoseconds spin, const machine_info& m,
                      std::size_t requests, Body body) {
   const usage kids0 = usage_of(RUSAGE_CHILDREN);
   client c{br.get(), spin};
-  child svc{[&] { return service_main(br.path(), spin, m.cpu_b); }};
+  bench::child svc;
+  start(svc, [&] { return service_main(br.path(), spin, m.cpu_b); });
   c.watch(&svc);
   const usage self0 = usage_of(RUSAGE_SELF);
   const auto t0 = clock_type::now();
@@ -1185,7 +965,7 @@ run_out with_service(bench_region& br, nanoseconds spin, const machine_info& m,
   out.wakes_per_req = c.wakes() / static_cast<double>(requests);
   c.stop_service();
   c.watch(nullptr);
-  svc.reap("service process");
+  reap(svc, "service process");
   c.check_idle();
   // The service's whole life (attach and stop take microseconds) against
   // the wall time of the body.
@@ -1356,70 +1136,82 @@ void bench_locks(bench_env& env, int rep) {
   }
 }
 
-struct rt_variant {
+/// A measure against a service process: round trips of `len` bytes, or
+/// (len 0) 64 B requests pipelined through the window.
+struct service_variant {
   const char* mode;
   nanoseconds spin;
   std::uint32_t len;
 };
 
-constexpr std::array<rt_variant, 4> k_rt_variants{{
+constexpr std::array<service_variant, 4> k_rt_variants{{
     {"polling", k_spin_forever, k_small},
     {"polling", k_spin_forever, k_large},
     {"doorbell", k_spin_none, k_small},
     {"doorbell", k_spin_none, k_large},
 }};
 
-std::string rt_id(const rt_variant& v) {
-  return std::string{"round_trip."} + v.mode + "." + std::to_string(v.len);
-}
-
-void add_counters(results& res, const std::string& id, const run_out& o) {
-  res.add_counter(id, "sleeps/req", o.sleeps_per_req);
-  res.add_counter(id, "wakes/req", o.wakes_per_req);
-  res.add_counter(id, "cpu c", o.client_cpu);
-  res.add_counter(id, "cpu s", o.service_cpu);
-  res.add_counter(id, "preempt c", o.client_preempted);
-  res.add_counter(id, "preempt s", o.service_preempted);
-}
-
-void bench_round_trips(bench_env& env, int rep) {
-  const std::size_t n = env.p.round_trips;
-  const std::size_t warm = std::max<std::size_t>(20, n / 10);
-  for (std::size_t i : rotated(k_rt_variants.size(), rep)) {
-    const rt_variant& v = k_rt_variants[i];
-    progress("[rep " + std::to_string(rep + 1) + "] round trips: " + v.mode +
-             ", " + std::to_string(v.len) + " B");
-    auto out = with_service(env.br, v.spin, env.m, warm + n, [&](client& c) {
-      return round_trips(c, v.len, n, warm);
-    });
-    env.res.add_latency(rt_id(v), out.samples);
-    add_counters(env.res, rt_id(v), out);
-  }
-}
-
-struct pipe_variant {
-  const char* mode;
-  nanoseconds spin;
-};
-
-constexpr std::array<pipe_variant, 2> k_pipe_variants{{
-    {"polling", k_spin_forever},
-    {"doorbell", k_spin_50us},
+constexpr std::array<service_variant, 2> k_pipe_variants{{
+    {"polling", k_spin_forever, 0},
+    {"doorbell", k_spin_50us, 0},
 }};
 
-void bench_pipelined(bench_env& env, int rep) {
-  const std::size_t n = env.p.pipelined;
-  const std::size_t warm = n / 10;
+std::string service_id(const service_variant& v) {
+  return v.len
+             ? std::string{"round_trip."} + v.mode + "." + std::to_string(v.len)
+             : std::string{"pipelined."} + v.mode;
+}
+
+void declare(results& res, const plan& p, const service_variant& v) {
+  if (v.len)
+    res.declare(service_id(v),
+                std::string{"round trip "} + v.mode + " " +
+                    std::to_string(v.len) + " B",
+                "us",
+                std::to_string(p.round_trips) + "/rep, " +
+                    (v.spin == k_spin_none ? "spin 0: both sleep"
+                                           : "spin, never sleeps"),
+                false);
+  else
+    res.declare(service_id(v), std::string{"pipelined "} + v.mode + " 64 B",
+                "Mreq/s",
+                "W=" + std::to_string(k_window) + ", " +
+                    std::to_string(p.pipelined) + " req/rep, " +
+                    (v.spin == k_spin_50us ? "spin 50 us" : "never sleeps"),
+                true);
+}
+
+/// Each variant once, in the order of repetition `rep`.
+template <std::size_t N>
+void bench_service(bench_env& env, int rep,
+                   const std::array<service_variant, N>& variants) {
   const std::uint32_t entries = env.br.get().entry_count();
-  for (std::size_t i : rotated(k_pipe_variants.size(), rep)) {
-    const pipe_variant& v = k_pipe_variants[i];
-    progress("[rep " + std::to_string(rep + 1) + "] pipelined: " + v.mode);
+  for (std::size_t i : rotated(N, rep)) {
+    const service_variant& v = variants[i];
+    const bool rt = v.len > 0;
+    const std::size_t n = rt ? env.p.round_trips : env.p.pipelined;
+    const std::size_t warm = rt ? std::max<std::size_t>(20, n / 10) : n / 10;
+    progress("[rep " + std::to_string(rep + 1) + "] " +
+             (rt ? "round trips: " + std::string{v.mode} + ", " +
+                       std::to_string(v.len) + " B"
+                 : "pipelined: " + std::string{v.mode}));
     auto out = with_service(env.br, v.spin, env.m, warm + n, [&](client& c) {
-      return pipelined(c, entries, n, warm);
+      return rt ? round_trips(c, v.len, n, warm)
+                : pipelined(c, entries, n, warm);
     });
-    const std::string id = std::string{"pipelined."} + v.mode;
-    env.res.add_rate(id, out.rate / 1e6);
-    add_counters(env.res, id, out);
+    const std::string id = service_id(v);
+    if (rt)
+      env.res.add_latency(id, out.samples);
+    else
+      env.res.add_rate(id, out.rate / 1e6);
+    for (const auto& [name, value] :
+         {std::pair<const char*, double>{"sleeps/req", out.sleeps_per_req},
+          {"wakes/req", out.wakes_per_req},
+          {"cpu c", out.client_cpu},
+          {"cpu s", out.service_cpu},
+          {"preempt c", out.client_preempted},
+          {"preempt s", out.service_preempted}})
+      env.res.add_counter(id, name, value);
   }
 }
 
@@ -1446,22 +1238,10 @@ void declare_rows(results& res, const plan& p) {
     res.declare(lock_id("contended_ns", k),
                 std::string{"lock contended: "} + lock_name(k), "ns/op",
                 two + ", per thread", false);
-  for (const rt_variant& v : k_rt_variants)
-    res.declare(rt_id(v),
-                std::string{"round trip "} + v.mode + " " +
-                    std::to_string(v.len) + " B",
-                "us",
-                std::to_string(p.round_trips) + "/rep, " +
-                    (v.spin == k_spin_none ? "spin 0: both sleep"
-                                           : "spin, never sleeps"),
-                false);
-  for (const pipe_variant& v : k_pipe_variants)
-    res.declare(std::string{"pipelined."} + v.mode,
-                std::string{"pipelined "} + v.mode + " 64 B", "Mreq/s",
-                "W=" + std::to_string(k_window) + ", " +
-                    std::to_string(p.pipelined) + " req/rep, " +
-                    (v.spin == k_spin_50us ? "spin 50 us" : "never sleeps"),
-                true);
+  for (const auto& v : k_rt_variants)
+    declare(res, p, v);
+  for (const auto& v : k_pipe_variants)
+    declare(res, p, v);
   res.declare("floor.ping_pong", "floor: cache-line ping-pong", "ns",
               "2 procs, batches of " + std::to_string(k_pingpong_batch) +
                   " round trips",
@@ -1470,139 +1250,99 @@ void declare_rows(results& res, const plan& p) {
 
 // -- JSON ---------------------------------------------------------------------
 
-std::string jstr(const std::string& s) {
-  std::string out = "\"";
-  for (const char ch : s) {
-    if (ch == '"' || ch == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (static_cast<unsigned char>(ch) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x",
-                    static_cast<unsigned>(static_cast<unsigned char>(ch)));
-      out += buf;
-    } else {
-      out += ch;
-    }
-  }
-  return out + "\"";
-}
-
-std::string jnum(double v) {
-  if (!std::isfinite(v))
-    return "null";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
-}
-
-std::string jarr(const std::vector<double>& v) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < v.size(); ++i)
-    out += (i ? ", " : "") + jnum(v[i]);
-  return out + "]";
+json figures(const std::vector<double>& v) {
+  json out = json::array();
+  for (double x : v)
+    out.push_back(bench::figure(x));
+  return out;
 }
 
 /// One row; counters (per repetition) follow as extra keys.
-std::string json_row(const row& r) {
+json row_json(const row& r) {
   const summary s = summarize(r);
-  std::string out =
-      "    {\"id\": " + jstr(r.id) + ", \"measure\": " + jstr(r.measure) +
-      ", \"unit\": " + jstr(r.unit) + ", \"settings\": " + jstr(r.settings) +
-      ", \"kind\": " + jstr(r.rate ? "rate" : "latency") +
-      ",\n     \"median\": " + jnum(s.median) + ", \"p99\": " + jnum(s.p99) +
-      ", \"spread_min\": " + jnum(s.lo) + ", \"spread_max\": " + jnum(s.hi) +
-      ", \"samples\": " + std::to_string(r.samples.size()) +
-      ",\n     \"per_repetition\": {\"median\": " + jarr(r.rep_median) +
-      ", \"p99\": " + jarr(r.rep_p99) + "}";
+  json j = {{"id", r.id},
+            {"measure", r.measure},
+            {"unit", r.unit},
+            {"settings", r.settings},
+            {"kind", r.rate ? "rate" : "latency"},
+            {"median", bench::figure(s.median)},
+            {"p99", bench::figure(s.p99)},
+            {"spread_min", bench::figure(s.spread.min)},
+            {"spread_max", bench::figure(s.spread.max)},
+            {"samples", r.samples.size()},
+            {"per_repetition",
+             {{"median", figures(r.rep_median)}, {"p99", figures(r.rep_p99)}}}};
   for (const auto& [name, v] : r.counters)
-    out += ",\n     " + jstr(name) + ": " + jarr(v);
-  return out + "}";
+    j[name] = figures(v);
+  return j;
 }
 
-std::string json_settings(const options& o, const plan& p,
-                          const std::string& region) {
-  return "  \"settings\": {\"quick\": " +
-         std::string{o.quick ? "true" : "false"} +
-         ", \"repetitions\": " + std::to_string(p.reps) +
-         ", \"lock_batch_ops\": " + std::to_string(k_lock_batch) +
-         ", \"lock_batches\": " + std::to_string(p.lock_batches) +
-         ", \"contended_ops_per_thread\": " + std::to_string(p.contended_ops) +
-         ",\n    \"pingpong_batch\": " + std::to_string(k_pingpong_batch) +
-         ", \"pingpong_batches\": " + std::to_string(p.pingpong_batches) +
-         ", \"round_trips\": " + std::to_string(p.round_trips) +
-         ", \"pipelined_requests\": " + std::to_string(p.pipelined) +
-         ", \"window\": " + std::to_string(k_window) +
-         ", \"service_batch\": " + std::to_string(k_service_batch) +
-         ",\n    \"region\": {\"path\": " + jstr(region) +
-         ", \"entries\": " + std::to_string(k_entries) +
-         ", \"max_clients\": " + std::to_string(k_clients) +
-         ", \"payload_bytes\": " + std::to_string(k_payload_bytes) +
-         "},\n    \"warm_up\": \"lock/ping-pong: 10 batches; round trips: "
-         "max(20, n/10); pipelined: n/10\"" +
-         ",\n    \"statistics\": \"nearest-rank median and p99 over the "
-         "per-op samples of all repetitions; spread = min..max of the "
-         "per-repetition medians; rates: median and spread of the "
-         "per-repetition figures\",\n    \"counters\": \"per repetition; "
-         "handoffs/op: share of lock acquisitions that went to the other "
-         "thread; sleeps/req: futex waits of the client; wakes/req: futex "
-         "wakes of the service by the client (both including warm-up); "
-         "cpu c, cpu s: CPU time of client and service over wall time of "
-         "the run; preempt c, preempt s: their involuntary context "
-         "switches\"},\n";
+json settings_json(const options& o, const plan& p, const std::string& region) {
+  return {
+      {"quick", o.quick},
+      {"repetitions", p.reps},
+      {"lock_batch_ops", k_lock_batch},
+      {"lock_batches", p.lock_batches},
+      {"contended_ops_per_thread", p.contended_ops},
+      {"pingpong_batch", k_pingpong_batch},
+      {"pingpong_batches", p.pingpong_batches},
+      {"round_trips", p.round_trips},
+      {"pipelined_requests", p.pipelined},
+      {"window", k_window},
+      {"service_batch", k_service_batch},
+      {"region",
+       {{"path", region},
+        {"entries", k_entries},
+        {"max_clients", k_clients},
+        {"payload_bytes", k_payload_bytes}}},
+      {"warm_up", "lock/ping-pong: 10 batches; round trips: max(20, n/10); "
+                  "pipelined: n/10"},
+      {"statistics",
+       "nearest-rank median and p99 over the per-op samples of all "
+       "repetitions; spread = min..max of the per-repetition medians; rates: "
+       "median and spread of the per-repetition figures"},
+      {"counters",
+       "per repetition; handoffs/op: share of lock acquisitions that went to "
+       "the other thread; sleeps/req: futex waits of the client; wakes/req: "
+       "futex wakes of the service by the client (both including warm-up); "
+       "cpu c, cpu s: CPU time of client and service over wall time of the "
+       "run; preempt c, preempt s: their involuntary context switches"}};
 }
 
-std::string json_machine(const machine_info& m) {
-  return "  \"machine\": {\"nproc\": " + std::to_string(m.nproc) +
-         ", \"cpus_used\": [" + std::to_string(m.cpu_a) + ", " +
-         std::to_string(m.cpu_b) + "], \"uname\": " + jstr(m.uname) +
-         ",\n    \"cpu_model\": " + jstr(m.cpu_model) +
-         ", \"clocksource\": " + jstr(m.clocksource) +
-         ", \"steady_clock_now_ns\": " + jnum(m.clock_now_ns) +
-         ",\n    \"loadavg_before\": " + jstr(m.load_before) +
-         ", \"loadavg_after\": " + jstr(m.load_after) + "},\n";
+void write_json(const options& o, const plan& p, const machine_info& m,
+                const std::string& region, const results& res) {
+  json rows = json::array();
+  for (const row& r : res.rows())
+    rows.push_back(row_json(r));
+  const json doc = {{"tool", "shm-bench"},
+                    {"schema", 1},
+                    {"date", m.date},
+                    {"git_revision", m.git_revision},
+                    {"git_dirty", m.git_dirty},
+                    {"command", o.command},
+                    {"machine",
+                     {{"nproc", m.allowed_cpus.size()},
+                      {"cpus_used", {m.cpu_a, m.cpu_b}},
+                      {"uname", m.uname},
+                      {"cpu_model", m.cpu_model},
+                      {"clocksource", m.clocksource},
+                      {"steady_clock_now_ns", bench::figure(m.clock_now_ns)},
+                      {"loadavg_before", m.load_start},
+                      {"loadavg_after", m.load_end}}},
+                    {"settings", settings_json(o, p, region)},
+                    {"results", std::move(rows)}};
+  if (const auto err = bench::write_json(o.json_path, doc); !err.empty())
+    fail(err);
 }
 
-void write_json(const std::string& path, const options& o, const plan& p,
-                const machine_info& m, const std::string& region,
-                const results& res) {
-  std::string doc =
-      "{\n  \"tool\": \"shm-bench\",\n  \"schema\": 1,\n"
-      "  \"date\": " +
-      jstr(m.date) + ",\n  \"git_revision\": " + jstr(m.git_revision) +
-      ",\n  \"git_dirty\": " + (m.git_dirty ? "true" : "false") +
-      ",\n  \"command\": " + jstr(o.command) + ",\n" + json_machine(m) +
-      json_settings(o, p, region) + "  \"results\": [\n";
-  for (std::size_t i = 0; i < res.rows().size(); ++i)
-    doc += json_row(res.rows()[i]) + (i + 1 < res.rows().size() ? ",\n" : "\n");
-  doc += "  ]\n}\n";
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out{tmp, std::ios::trunc};
-    out << doc;
-    if (!out.flush())
-      fail("cannot write " + tmp);
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0)
-    fail(errno_text("cannot rename " + tmp + " to " + path));
-}
+// -- command line and main
+// ------------------------------------------------------
 
-/// Creates the directory the JSON file goes to, before the long part.
-void prepare_json_dir(const std::string& path) {
-  const auto dir = std::filesystem::path{path}.parent_path();
-  std::error_code ec;
-  if (!dir.empty())
-    std::filesystem::create_directories(dir, ec);
-  if (ec)
-    fail("cannot create directory " + dir.string() + ": " + ec.message());
-}
-
-// -- command line -------------------------------------------------------------
-
-void print_help(std::FILE* to) {
+std::string help_text() {
   const plan& f = k_full_plan;
-  std::fprintf(
-      to,
+  char buf[4096];
+  std::snprintf(
+      buf, sizeof buf,
       "usage: shm-bench [--quick] [--json FILE] [--region PATH] [--help]\n"
       "\n"
       "Measures the hyperamp shm layer on this host; the two zones are two\n"
@@ -1641,88 +1381,42 @@ void print_help(std::FILE* to) {
       "exit status: 0 done, 1 a measurement failed, 2 bad arguments\n",
       f.reps, k_lock_batch, f.contended_ops, f.round_trips, k_window,
       f.pipelined);
-}
-
-[[noreturn]] void usage_error(const std::string& msg) {
-  std::fprintf(stderr, "shm-bench: %s (see shm-bench --help)\n", msg.c_str());
-  std::exit(2);
-}
-
-/// The value of option `name` given as "--name=VALUE" or "--name VALUE".
-std::string option_value(const std::string& name, int argc, char** argv,
-                         int& i) {
-  const std::string arg = argv[i];
-  std::string v;
-  if (arg.size() > name.size()) {
-    v = arg.substr(name.size() + 1);
-  } else if (i + 1 < argc) {
-    v = argv[++i];
-    if (v.rfind("--", 0) == 0)
-      usage_error(name + " needs a value, got the option " + v);
-  } else {
-    usage_error(name + " needs a value");
-  }
-  if (v.empty())
-    usage_error(name + " needs a non-empty value");
-  return v;
-}
-
-bool is_option(const std::string& arg, const std::string& name) {
-  return arg == name || arg.rfind(name + "=", 0) == 0;
-}
-
-options parse_args(int argc, char** argv) {
-  options o;
-  o.command = "shm-bench";
-  for (int i = 1; i < argc; ++i)
-    o.command += std::string{" "} + argv[i];
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h")
-      o.help = true;
-    else if (arg == "--quick")
-      o.quick = true;
-    else if (is_option(arg, "--json"))
-      o.json_path = option_value("--json", argc, argv, i);
-    else if (is_option(arg, "--region"))
-      o.region_path = option_value("--region", argc, argv, i);
-    else
-      usage_error("unknown argument '" + arg + "'");
-  }
-  if (o.region_path.empty())
-    o.region_path = "/dev/shm/hyperamp-bench-" + std::to_string(::getpid());
-  return o;
+  return buf;
 }
 
 int run(const options& o) {
   const plan& p = o.quick ? k_quick_plan : k_full_plan;
-  prepare_json_dir(o.json_path);
+  if (const auto err = bench::make_parent_dir(o.json_path); !err.empty())
+    fail(err);
   machine_info m = probe_machine();
-  if (std::atof(m.load_before.c_str()) >= 0.5)
+  if (std::atof(m.load_start.c_str()) >= 0.5)
     progress("warning: 1-minute load average " +
-             m.load_before.substr(0, m.load_before.find(' ')) +
+             m.load_start.substr(0, m.load_start.find(' ')) +
              ": other work is running, figures will be noisy");
   if (m.cpu_b < 0)
     progress("warning: only one CPU available; spinning peers share it, "
              "so polling figures mean little");
   pin_to(m.cpu_a);
   install_signal_handlers();
-  arena_owner arena;
+  bench::shared<arena> a;
+  if (!a.ok())
+    fail(errno_text("mmap of " + std::to_string(sizeof(arena)) +
+                    " shared bytes"));
   bench_region br{o.region_path};
   results res;
   declare_rows(res, p);
-  bench_env env{p, m, arena.get(), br, res};
+  bench_env env{p, m, *a, br, res};
   for (int rep = 0; rep < p.reps; ++rep) {
     progress("repetition " + std::to_string(rep + 1) + " of " +
              std::to_string(p.reps));
     bench_locks(env, rep);
     bench_floor(env, rep);
-    bench_round_trips(env, rep);
-    bench_pipelined(env, rep);
+    bench_service(env, rep, k_rt_variants);
+    bench_service(env, rep, k_pipe_variants);
   }
-  m.load_after = first_line_of("/proc/loadavg");
+  m.load_end = bench::loadavg();
   print_table(res, p.reps, m);
-  write_json(o.json_path, o, p, m, br.path(), res);
+  write_json(o, p, m, br.path(), res);
   progress("wrote " + o.json_path);
   return 0;
 }
@@ -1730,11 +1424,20 @@ int run(const options& o) {
 } // namespace
 
 int main(int argc, char** argv) {
-  const options o = parse_args(argc, argv);
-  if (o.help) {
-    print_help(stdout);
-    return 0;
-  }
+  bench::command_line cl{"bench/results/shm-bench.json"};
+  options o;
+  cl.app.add_option("--region", o.region_path)->check(bench::non_empty());
+  if (const int rc =
+          cl.parse(argc, argv, help_text(), " (see shm-bench --help)");
+      rc >= 0)
+    return rc;
+  o.quick = cl.quick;
+  o.json_path = cl.json;
+  o.command = "shm-bench";
+  for (int i = 1; i < argc; ++i)
+    o.command += std::string{" "} + argv[i];
+  if (o.region_path.empty())
+    o.region_path = bench::region_path();
   try {
     return run(o);
   } catch (const std::exception& e) {

@@ -1,0 +1,43 @@
+// amp-bench's full actor path: the one file of bench/ that uses actors/
+// (and CAF), so that changes to those APIs touch only zone_runner.cpp.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "bench/amp_bench_raw.hpp"
+#include "shm/region.hpp"
+
+namespace hyperamp::bench {
+
+/// How both zones of an actor-path measurement are set up.
+struct path_config {
+  bool polling = false;              ///< bells spin 1 s (yielding)
+  std::chrono::microseconds spin{0}; ///< bell spin budget otherwise
+  std::size_t threads = 2;           ///< CAF scheduler.max-threads per zone
+  std::uint32_t workers = 4;
+  std::uint32_t worker_capacity = 8;
+  std::uint32_t batch = 32;
+  bool inline_trivial = false;
+  std::uint32_t service_id = 66;
+  std::uint32_t payload = 64;
+  std::uint32_t actors = 1;
+  std::uint32_t in_flight = 1;
+  std::uint32_t entries = 1024;
+  std::uint32_t max_clients = 4;
+  std::uint64_t payload_size = 8u << 20;
+};
+
+/// One repetition through the full actor path: forks the service zone (its
+/// own actor_system), runs the client zone here (another), stops the child,
+/// removes the region. The parent must be single-threaded.
+run_result actor_path(const path_config& p, const budget& b);
+
+/// Waits until the region's service slot is held by a live service, or the
+/// timeout passes (then false and *error).
+bool wait_for_service(const shm::region_options& ro,
+                      std::chrono::milliseconds timeout, std::string* error);
+
+} // namespace hyperamp::bench
