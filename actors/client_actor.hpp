@@ -1,6 +1,8 @@
-// Client actors: one per client thread. Each forwards requests to the
-// bridge with a bounded number in flight (the rest wait in the actor), and
-// can run a list of requests as a load (amp-node call, benchmarks).
+// Client actors: one per client thread. Each holds one in-flight budget
+// (max_in_flight requests) that its single calls, batch calls and loads
+// share; it keeps no queue of its own: a call that does not fit in what is
+// left of the budget is answered `overloaded` at once. Backpressure on the
+// client side lives here and in the bridge's pending list.
 #pragma once
 
 #include <cstdint>
@@ -24,15 +26,29 @@ struct call_outcome {
 
 using outcomes = std::vector<call_outcome>;
 
-/// Spawns a client actor talking to `bridge`, at most `max_in_flight`
-/// requests outstanding. Messages it takes:
-///   (call_atom, service_id, bytes) -> bytes   forwarded one by one
-///   (run_atom, std::vector<call_spec>) -> outcomes   a whole load, sent to
-///       the bridge as batch calls of max_in_flight / 2 requests (two
-///       batches overlap); an outcome's latency is its batch's round trip
+/// A load: `count` requests of one service id and payload, generated as
+/// the budget allows (never all at once).
+struct load_spec {
+  std::uint32_t service_id = 0;
+  bytes data;
+  std::size_t count = 0;
+};
+
+/// Spawns a client actor talking to `bridge`, with a budget of
+/// `max_in_flight` requests (at least 1). Messages it takes:
+///   (call_atom, service_id, bytes) -> bytes
+///       one request; `overloaded` at once when the budget is spent
+///   (call_atom, std::vector<call_spec>) -> call_replies
+///       a batch, forwarded as one message; every request of it
+///       `overloaded` at once when it does not fit in what is left
+///   (run_atom, load_spec) -> outcomes
+///       a whole load, sent as batch calls of max_in_flight / 2 requests
+///       (two overlap) within the budget; an outcome's latency is its
+///       batch's round trip
 caf::actor spawn_client_actor(caf::actor_system& sys, caf::actor bridge,
                               std::uint32_t max_in_flight);
 
 } // namespace hyperamp::actors
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hyperamp::actors::outcomes)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hyperamp::actors::load_spec)

@@ -1,15 +1,15 @@
 #include "actors/client_bridge.hpp"
 
+#include <algorithm>
 #include <cstring>
-
-#include "actors/flush_soon.hpp"
-#include "shm/wire.hpp"
+#include <random>
 
 namespace hyperamp::actors {
 
 namespace {
 
 constexpr std::size_t k_drain_batch = 64;
+constexpr std::size_t k_start_batch = 64;
 
 amp_errc to_errc(shm::wire_status st) {
   switch (st) {
@@ -26,65 +26,40 @@ amp_errc to_errc(shm::wire_status st) {
   }
 }
 
+/// Sequence numbers start at a random point below 2^63 (so they never
+/// wrap to 0, which is invalid): a completion left over from a former
+/// owner of the slot cannot match a request of ours.
+std::uint64_t first_seq() {
+  std::random_device rd;
+  return ((std::uint64_t{rd()} << 31) ^ rd()) + 1;
+}
+
 } // namespace
 
 client_bridge::client_bridge(caf::actor_config& cfg,
-                             std::shared_ptr<shm::region> r,
-                             shm::participant self, client_settings s)
-    : caf::event_based_actor(cfg),
-      region_(std::move(r)),
-      self_(self),
+                             std::unique_ptr<shm::client_port> port,
+                             client_settings s)
+    : bridge_core(cfg, std::move(port), s.heartbeat, s.start_waiter,
+                  "client bridge"),
       settings_(std::move(s)),
-      lock_(*region_, self_.index(), settings_.zone_id, settings_.lock),
-      queue_(*region_, lock_),
-      payload_(shm::partition_offset(*region_,
-                                     static_cast<std::uint16_t>(self_.index())),
-               region_->geo().partition_size),
-      flags_(std::make_shared<waiter_flags>()),
-      service_live_(*region_, settings_.peer_dead),
-      flights_(region_->entry_count()),
-      next_seq_((std::uint64_t{self_.epoch()} << 32) + 1) {
-  std::string err;
-  service_bell_ = make_ring_bell(region_->slot_at(shm::k_service_slot),
-                                 zone_role::client, settings_.bell, &err);
-  auto own = make_wait_bell(region_->slot_at(self_.index()), zone_role::client,
-                            settings_.bell, &err);
-  waiter_ = std::make_unique<interrupt_waiter>(std::move(own), flags_, &self_,
-                                               settings_.heartbeat);
-  idx_buf_.resize(k_drain_batch);
+      flights_(this->port().tickets()),
+      done_buf_(k_drain_batch),
+      next_seq_(first_seq()) {
+  release_buf_.reserve(flights_.size());
 }
 
-client_bridge::~client_bridge() = default;
-
 caf::behavior client_bridge::make_behavior() {
-  if (settings_.start_waiter)
-    waiter_->start(caf::actor{this});
   check_peer(clock().now());
-  return {
+  return with_core({
       [this](call_atom, std::uint32_t service_id, bytes& data) {
         on_call(service_id, data);
       },
       [this](call_atom, std::vector<call_spec>& calls) { on_batch(calls); },
-      [this](flush_atom) { flush(); },
-      [this](wake_atom) {
-        flags_->wake_pending.store(false, std::memory_order_release);
-        drain();
-      },
-      [this](tick_atom) {
-        flags_->tick_pending.store(false, std::memory_order_release);
-        on_tick();
-      },
-      [this](stats_atom) { return stats_; },
-  };
+  });
 }
 
-void client_bridge::on_exit() {
-  waiter_->stop();
+void client_bridge::on_stop() {
   fail_all(amp_errc::shutting_down);
-  // Orderly exit: hand back everything of this slot except what the
-  // service still holds (its completions are released by the next owner).
-  queue_.reap_client(static_cast<std::uint16_t>(self_.index()));
-  self_.release();
 }
 
 void client_bridge::reply_to::succeed(bytes data) {
@@ -131,7 +106,7 @@ void client_bridge::on_batch(std::vector<call_spec>& calls) {
 }
 
 void client_bridge::admit(request req) {
-  if (req.data.size() > region_->geo().partition_size) {
+  if (req.data.size() > port().max_payload()) {
     req.to.fail(caf::make_error(amp_errc::too_large));
     return;
   }
@@ -139,7 +114,7 @@ void client_bridge::admit(request req) {
     req.to.fail(caf::make_error(amp_errc::peer_down));
     return;
   }
-  if (!pending_.empty()) {
+  if (!pending_.empty()) { // first come, first served
     if (pending_.size() >= settings_.pending_limit) {
       ++stats_.overloaded;
       req.to.fail(caf::make_error(amp_errc::overloaded));
@@ -149,20 +124,15 @@ void client_bridge::admit(request req) {
     return;
   }
   staged_.push_back(std::move(req));
-  schedule_flush();
+  publish_soon();
 }
 
-void client_bridge::schedule_flush() {
-  flush_soon(this, flush_scheduled_, [this] { flush(); });
-}
-
-void client_bridge::flush() {
-  flush_scheduled_ = false;
+void client_bridge::on_flush() {
   if (staged_.empty())
     return;
   const std::size_t started = start(staged_);
-  // What found no entry or payload space waits, oldest first, up to the
-  // bound; the newest beyond it are refused at once.
+  // What found no room waits, oldest first, up to the bound; the newest
+  // beyond it are refused at once.
   for (std::size_t i = started; i < staged_.size(); ++i) {
     if (pending_.size() >= settings_.pending_limit) {
       ++stats_.overloaded;
@@ -175,84 +145,62 @@ void client_bridge::flush() {
 }
 
 std::size_t client_bridge::start(std::vector<request>& batch) {
-  // 1. payload space, outside the lock (the allocator is process-local).
-  auto& blocks = blocks_buf_;
-  blocks.clear();
-  for (auto& req : batch) {
-    shm::payload_block b;
-    if (payload_.allocate(static_cast<std::uint32_t>(req.data.size()), b) !=
-        shm::status::ok)
-      break;
-    blocks.push_back(b);
-  }
-  // 2. entries: one lock acquisition.
-  auto& idx = submit_buf_;
-  idx.resize(blocks.size());
-  auto got = queue_.acquire(static_cast<std::uint16_t>(self_.index()),
-                            idx.data(), idx.size());
-  for (std::size_t i = got.count; i < blocks.size(); ++i)
-    payload_.release(blocks[i]);
-  // 3. payloads and descriptors, outside the lock.
+  // 1. room for the batch's prefix that fits.
+  sizes_buf_.resize(batch.size());
+  for (std::size_t i = 0; i < batch.size(); ++i)
+    sizes_buf_[i] = static_cast<std::uint32_t>(batch[i].data.size());
+  lease_buf_.resize(batch.size());
+  const auto got =
+      port().acquire(sizes_buf_.data(), batch.size(), lease_buf_.data());
+  if (got.count == 0)
+    return 0;
+  // 2. payloads and descriptors.
+  desc_buf_.resize(got.count);
   for (std::size_t i = 0; i < got.count; ++i) {
     auto& req = batch[i];
-    auto& f = flights_[idx[i]];
+    const auto& l = lease_buf_[i];
     if (!req.data.empty()) // data() may be null then: memcpy's UB
-      std::memcpy(region_->payload() + blocks[i].offset, req.data.data(),
-                  req.data.size());
-    f = flight{next_seq_++, std::move(req.to), blocks[i], req.deadline, true,
-               false};
-    shm::write_request(
-        *region_, idx[i], f.seq, req.service_id, blocks[i].offset,
-        static_cast<std::uint32_t>(req.data.size()), blocks[i].capacity);
+      std::memcpy(l.data, req.data.data(), req.data.size());
+    auto& f = flights_[l.ticket];
+    f = flight{next_seq_++, std::move(req.to), req.deadline, true, false};
+    desc_buf_[i] = {l.ticket, f.seq, req.service_id,
+                    static_cast<std::uint32_t>(req.data.size())};
   }
-  // 4. submit the batch: one lock acquisition, one ring.
-  if (got.count > 0) {
-    auto r = queue_.submit(static_cast<std::uint16_t>(self_.index()),
-                           idx.data(), got.count);
-    ++stats_.batches;
-    // What could not be submitted (the lists failed validation) is answered
-    // and handed back at once: its entries and payload are not in flight.
-    for (std::size_t i = r.count; i < got.count; ++i) {
-      ++stats_.corrupt;
-      auto& f = flights_[idx[i]];
-      answer(f, caf::make_error(amp_errc::corrupt));
-      f.active = false;
-      payload_.release(f.block);
-    }
-    if (r.count < got.count)
-      queue_.release(static_cast<std::uint16_t>(self_.index()),
-                     idx.data() + r.count, got.count - r.count);
-    stats_.submitted += r.count;
-    service_bell_->ring();
-    ++stats_.rings;
+  // 3. one submit, one ring.
+  const auto r = port().submit(desc_buf_.data(), got.count);
+  stats_.submitted += r.count;
+  // What could not be submitted (the lists failed validation) is answered
+  // and handed back at once: its room is not in flight.
+  for (std::size_t i = r.count; i < got.count; ++i) {
+    auto& f = flights_[desc_buf_[i].ticket];
+    answer(f, caf::make_error(amp_errc::corrupt));
+    f.active = false;
+    release_buf_.push_back(desc_buf_[i].ticket);
+  }
+  if (!release_buf_.empty()) {
+    port().release(release_buf_.data(), release_buf_.size());
+    release_buf_.clear();
   }
   return got.count;
 }
 
-void client_bridge::drain() {
-  const auto slot = static_cast<std::uint16_t>(self_.index());
-  for (;;) {
-    auto r = queue_.take_completed(slot, idx_buf_.data(), idx_buf_.size());
-    for (std::size_t i = 0; i < r.count; ++i)
-      finish(idx_buf_[i]);
-    if (r.st == shm::status::corrupt) {
-      ++stats_.corrupt;
-      queue_.repair();
-      continue;
-    }
-    if (r.count < idx_buf_.size())
-      break;
-  }
+void client_bridge::on_wake() {
+  drain(
+      done_buf_,
+      [this](shm::completion* buf, std::size_t n) {
+        return port().take_completed(buf, n);
+      },
+      [this](const shm::completion& c) { finish(c); });
   if (!release_buf_.empty()) {
-    queue_.release(slot, release_buf_.data(), release_buf_.size());
+    port().release(release_buf_.data(), release_buf_.size());
     release_buf_.clear();
   }
   start_pending();
 }
 
-void client_bridge::finish(std::uint32_t idx) {
-  release_buf_.push_back(idx);
-  flight& f = flights_[idx];
+void client_bridge::finish(const shm::completion& c) {
+  release_buf_.push_back(c.ticket);
+  flight& f = flights_[c.ticket];
   if (!f.active) {
     // A completion of this slot's previous owner, or garbage.
     ++stats_.stray;
@@ -260,22 +208,18 @@ void client_bridge::finish(std::uint32_t idx) {
   }
   f.active = false;
   ++stats_.completed;
-  const char* why = nullptr;
-  shm::completion_view v;
-  auto st = shm::read_completion(*region_, idx, f.block.capacity, v, &why);
-  if (st == shm::status::ok && v.done_seq != f.seq)
-    st = shm::status::corrupt; // a completion for another request
-  if (st != shm::status::ok) {
-    ++stats_.corrupt;
+  if (c.why != nullptr || c.done_seq != f.seq) {
+    // Damaged, or a completion for another request: the port counted the
+    // reason of the first kind; a wrong sequence number is counted here.
+    if (c.why == nullptr)
+      ++stats_.corrupt;
     answer(f, caf::make_error(amp_errc::corrupt));
-  } else if (v.result != shm::wire_status::ok) {
-    answer(f, caf::make_error(to_errc(v.result)));
+  } else if (c.result != shm::wire_status::ok) {
+    answer(f, caf::make_error(to_errc(c.result)));
   } else if (!f.answered) {
-    const auto* p = region_->payload() + f.block.offset;
-    f.to.succeed(bytes(p, p + v.result_length));
+    f.to.succeed(bytes(c.data, c.data + c.length));
     f.answered = true;
   }
-  payload_.release(f.block);
 }
 
 void client_bridge::answer(flight& f, caf::error err) {
@@ -289,7 +233,7 @@ void client_bridge::start_pending() {
   while (!pending_.empty()) {
     auto& batch = pending_buf_;
     batch.clear();
-    const std::size_t n = std::min<std::size_t>(pending_.size(), 64);
+    const std::size_t n = std::min(pending_.size(), k_start_batch);
     for (std::size_t i = 0; i < n; ++i) {
       batch.push_back(std::move(pending_.front()));
       pending_.pop_front();
@@ -316,11 +260,14 @@ void client_bridge::on_tick() {
     pending_.front().to.fail(caf::make_error(amp_errc::timeout));
     pending_.pop_front();
   }
+  // Room may have come free without a completion of ours (another client
+  // released entries): waiting requests must not depend on our own
+  // completions alone.
+  start_pending();
 }
 
 void client_bridge::check_peer(time_point now) {
-  const bool present = shm::is_active(region_->slot_at(shm::k_service_slot));
-  const bool up = present && !service_live_.dead(shm::k_service_slot, now);
+  const bool up = port().peer_up(now);
   if (peer_up_ && !up)
     fail_all(amp_errc::peer_down);
   peer_up_ = up;

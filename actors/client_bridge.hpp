@@ -1,21 +1,22 @@
-// The client zone's bridge: the only code in the zone that touches the
-// queue. Client actors send it (call_atom, service_id, bytes) requests and
-// get bytes back, or a hyperamp error (actors/errors.hpp); or a batch,
-// (call_atom, std::vector<call_spec>), answered by one call_replies in the
-// same order once every request of it is answered (one message each way
-// for many requests: the pipelined path).
+// The client zone's bridge: moves requests between the zone's client actors
+// and the shared queue (its client port). Client actors send it
+// (call_atom, service_id, bytes) and get bytes back, or a hyperamp error
+// (vocab/errors.hpp); or a batch, (call_atom, std::vector<call_spec>),
+// answered by one call_replies in the same order once every request of it
+// is answered (one message each way for many requests).
 //
-// Protocol (each step one lock acquisition for the whole batch):
+// Protocol (each step one port call for the whole batch):
 //   call  -> staged; flushed at once if the mailbox is empty, otherwise a
 //            flush message to self, so every call already in the mailbox
 //            joins the batch
-//   flush -> payload space allocated (process-local), entries acquired,
-//            payloads and descriptors written, batch submitted, one ring
-//   wake  -> completed entries taken, sequence numbers checked, requesters
-//            answered, payload freed, entries released, pending started
-//   tick  -> deadlines (timeout), service liveness (peer_down / back up)
-// Backpressure: without entries or payload space, requests wait in a
-// bounded pending list; beyond it they fail at once with `overloaded`.
+//   flush -> room acquired (payload and entries), payloads copied in,
+//            the batch submitted (the port rings the service once)
+//   wake  -> completions taken, sequence numbers checked, requesters
+//            answered, room released, pending requests started
+//   tick  -> deadlines (timeout), service liveness (peer_down / back up),
+//            pending requests retried (room may have come free elsewhere)
+// Backpressure: without room, requests wait in a bounded pending list;
+// beyond it they fail at once with `overloaded`.
 #pragma once
 
 #include <chrono>
@@ -26,13 +27,10 @@
 
 #include <caf/all.hpp>
 
-#include "actors/endpoint.hpp"
+#include "actors/bridge_core.hpp"
 #include "actors/fwd.hpp"
-#include "actors/interrupt_waiter.hpp"
-#include "shm/participant.hpp"
-#include "shm/payload.hpp"
-#include "shm/queue.hpp"
-#include "shm/zone_lock.hpp"
+#include "shm/bells.hpp"
+#include "shm/port.hpp"
 
 namespace hyperamp::actors {
 
@@ -42,25 +40,20 @@ struct client_settings {
   std::chrono::milliseconds request_timeout{5000};
   std::chrono::milliseconds heartbeat{20};
   std::chrono::milliseconds peer_dead{1000};
-  bell_settings bell;
+  /// How long spawn_client_zone waits for a live service (0: not at all).
+  std::chrono::milliseconds wait_for_service{0};
+  shm::bell_settings bell;
   /// Start the interrupt waiter thread (tests drive wake/tick by hand).
   bool start_waiter = true;
-  shm::lock_options lock;
 };
 
-class client_bridge : public caf::event_based_actor {
+class client_bridge : public bridge_core<shm::client_port> {
 public:
-  /// `self` is this zone's claimed client slot in `r`.
-  client_bridge(caf::actor_config& cfg, std::shared_ptr<shm::region> r,
-                shm::participant self, client_settings s);
-  ~client_bridge() override;
+  client_bridge(caf::actor_config& cfg, std::unique_ptr<shm::client_port> port,
+                client_settings s);
 
   caf::behavior make_behavior() override;
-  void on_exit() override;
   const char* name() const override { return "client_bridge"; }
-
-  /// For tests: the bridge's counters.
-  const bridge_stats& stats() const noexcept { return stats_; }
 
 private:
   using time_point = caf::actor_clock::time_point;
@@ -89,52 +82,43 @@ private:
     time_point deadline{};
   };
 
+  /// A request in the queue, by ticket.
   struct flight {
     std::uint64_t seq = 0;
     reply_to to;
-    shm::payload_block block;
     time_point deadline{};
-    bool active = false;   ///< the entry is ours and in the queue
+    bool active = false;   ///< the ticket is ours and in the queue
     bool answered = false; ///< the requester already got an error
   };
+
+  void on_wake() override;
+  void on_tick() override;
+  void on_flush() override;
+  void on_stop() override;
 
   void on_call(std::uint32_t service_id, bytes& data);
   void on_batch(std::vector<call_spec>& calls);
   void admit(request req);
-  void flush();
   std::size_t start(std::vector<request>& batch);
-  void drain();
-  void finish(std::uint32_t idx);
-  void on_tick();
+  void finish(const shm::completion& c);
   void check_peer(time_point now);
   void fail_all(amp_errc code);
   void start_pending();
-  void schedule_flush();
   void answer(flight& f, caf::error err);
 
-  std::shared_ptr<shm::region> region_;
-  shm::participant self_;
   client_settings settings_;
-  shm::zone_lock lock_;
-  shm::queue<shm::zone_lock> queue_;
-  shm::payload_allocator payload_;
-  std::unique_ptr<shm::doorbell> service_bell_;
-  std::shared_ptr<waiter_flags> flags_;
-  std::unique_ptr<interrupt_waiter> waiter_;
-  shm::liveness_monitor service_live_;
-  std::vector<flight> flights_; ///< indexed by entry
+  std::vector<flight> flights_; ///< by ticket
   std::vector<request> staged_;
   std::deque<request> pending_;
-  std::vector<std::uint32_t> idx_buf_;
+  // Scratch buffers, kept to avoid allocating per batch.
+  std::vector<shm::completion> done_buf_;
   std::vector<std::uint32_t> release_buf_;
-  // Scratch buffers of flush/start, kept to avoid allocating per batch.
-  std::vector<std::uint32_t> submit_buf_;
-  std::vector<shm::payload_block> blocks_buf_;
+  std::vector<std::uint32_t> sizes_buf_;
+  std::vector<shm::lease> lease_buf_;
+  std::vector<shm::request_desc> desc_buf_;
   std::vector<request> pending_buf_;
   std::uint64_t next_seq_;
   bool peer_up_ = false;
-  bool flush_scheduled_ = false;
-  bridge_stats stats_;
 };
 
 } // namespace hyperamp::actors

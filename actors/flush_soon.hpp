@@ -1,4 +1,4 @@
-// The bridges' batching rule, in one place.
+// The batching rule of the bridges and the pools, in one place.
 #pragma once
 
 #include "actors/fwd.hpp"

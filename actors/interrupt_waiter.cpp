@@ -6,14 +6,10 @@
 
 namespace hyperamp::actors {
 
-interrupt_waiter::interrupt_waiter(std::unique_ptr<shm::doorbell> bell,
+interrupt_waiter::interrupt_waiter(shm::port& port,
                                    std::shared_ptr<waiter_flags> flags,
-                                   shm::participant* heart,
                                    std::chrono::nanoseconds tick)
-    : bell_(std::move(bell)),
-      flags_(std::move(flags)),
-      heart_(heart),
-      tick_(tick) {}
+    : port_(&port), flags_(std::move(flags)), tick_(tick) {}
 
 interrupt_waiter::~interrupt_waiter() {
   stop();
@@ -26,7 +22,7 @@ void interrupt_waiter::start(caf::actor target) {
 void interrupt_waiter::stop() {
   flags_->stop.store(true, std::memory_order_release);
   if (thread_.joinable()) {
-    bell_->ring(); // wakes our own wait (we are the owner of this bell)
+    port_->wait_bell().ring(); // wakes our own wait (we own this bell)
     thread_.join();
   }
 }
@@ -35,8 +31,8 @@ void interrupt_waiter::run(caf::actor target) {
   using clock = std::chrono::steady_clock;
   auto next_tick = clock::now() + tick_;
   while (!flags_->stop.load(std::memory_order_acquire)) {
-    const auto r = bell_->wait(next_tick);
-    heart_->beat();
+    const auto r = port_->wait_bell().wait(next_tick);
+    port_->beat();
     if (flags_->stop.load(std::memory_order_acquire))
       break;
     if (r == shm::wait_result::rung &&

@@ -12,7 +12,7 @@
 #include <caf/actor.hpp>
 
 #include "shm/doorbell.hpp"
-#include "shm/participant.hpp"
+#include "shm/port.hpp"
 
 namespace hyperamp::actors {
 
@@ -27,8 +27,8 @@ struct waiter_flags {
 
 class interrupt_waiter {
 public:
-  interrupt_waiter(std::unique_ptr<shm::doorbell> bell,
-                   std::shared_ptr<waiter_flags> flags, shm::participant* heart,
+  /// Waits on `port`'s bell and beats it; the port outlives the waiter.
+  interrupt_waiter(shm::port& port, std::shared_ptr<waiter_flags> flags,
                    std::chrono::nanoseconds tick);
   ~interrupt_waiter();
 
@@ -38,14 +38,11 @@ public:
   /// Stops and joins the thread (rings the bell to wake it). Idempotent.
   void stop();
 
-  shm::doorbell& bell() noexcept { return *bell_; }
-
 private:
   void run(caf::actor target);
 
-  std::unique_ptr<shm::doorbell> bell_;
+  shm::port* port_;
   std::shared_ptr<waiter_flags> flags_;
-  shm::participant* heart_;
   std::chrono::nanoseconds tick_;
   std::thread thread_;
 };

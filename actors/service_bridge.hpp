@@ -1,35 +1,25 @@
-// The service zone's bridge: the only code in the zone that touches the
-// queue. On every wake-up it drains submitted entries in batches (at most
-// `batch` per lock acquisition, and never more than the workers have room
-// for), validates each descriptor, hands it to the least-loaded worker of
-// its service, collects results, publishes completions in batches and rings
-// each client slot once per batch.
-//
-// Workers are service actors (services/registry). A worker never holds more
-// than `worker_capacity` jobs. The bridge takes at most as many entries as
-// all workers together have room for (it cannot know an entry's service
-// before taking it); jobs for a service whose workers are full wait in that
-// service's backlog in the bridge, everything beyond stays in the shared
-// queue (backpressure reaches the clients through the entry count).
+// The service zone's bridge: moves requests between the shared queue (its
+// service port) and the services' pools. On every wake-up it takes
+// submitted requests in batches of at most `batch` while some pool has
+// room (actors/credit.hpp), hands each to its service's pool (one message
+// per pool per drain), runs trivial services inline, and publishes
+// completions in batches (the port rings each client once per batch).
+// Load balancing and respawn live in the pools (actors/service_pool.hpp).
 #pragma once
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <memory>
-#include <unordered_map>
 #include <vector>
 
 #include <caf/all.hpp>
 
-#include "actors/endpoint.hpp"
+#include "actors/bridge_core.hpp"
+#include "actors/credit.hpp"
+#include "actors/dispatch.hpp"
 #include "actors/fwd.hpp"
-#include "actors/interrupt_waiter.hpp"
-#include "shm/participant.hpp"
-#include "shm/queue.hpp"
-#include "shm/zone_lock.hpp"
-
-#include "services/registry.hpp"
+#include "shm/bells.hpp"
+#include "shm/port.hpp"
 
 namespace hyperamp::actors {
 
@@ -37,80 +27,61 @@ struct service_settings {
   std::uint32_t zone_id = 1;
   std::uint32_t workers = 4;         ///< actors per registered service
   std::uint32_t worker_capacity = 8; ///< jobs a worker may hold
-  std::uint32_t batch = 32;          ///< entries taken per lock acquisition
+  dispatch_kind dispatch = dispatch_kind::least_loaded;
+  std::uint32_t batch = 32; ///< requests taken per lock acquisition
   /// Run services that offer a plain function inside the bridge instead of
-  /// messaging a worker (faster for trivial services such as echo).
+  /// messaging a worker (faster for trivial services such as echo) ...
   bool inline_trivial = false;
   /// ... for payloads of at most this many bytes (a long transform would
   /// hold up the bridge and every other request behind it).
   std::uint32_t inline_max_bytes = 4096;
   std::chrono::milliseconds heartbeat{20};
   std::chrono::milliseconds peer_dead{1000}; ///< client death
-  bell_settings bell;
+  shm::bell_settings bell;
   bool start_waiter = true;
-  shm::lock_options lock;
 };
 
-class service_bridge : public caf::event_based_actor {
+class service_bridge : public bridge_core<shm::service_port> {
 public:
-  service_bridge(caf::actor_config& cfg, std::shared_ptr<shm::region> r,
-                 shm::participant self, service_settings s,
+  service_bridge(caf::actor_config& cfg,
+                 std::unique_ptr<shm::service_port> port, service_settings s,
                  std::vector<service_entry> table);
-  ~service_bridge() override;
 
   caf::behavior make_behavior() override;
-  void on_exit() override;
   const char* name() const override { return "service_bridge"; }
 
 private:
-  struct worker {
-    service_actor hdl;
-    std::uint32_t in_flight = 0;
-    std::vector<job> jobs; ///< sent to it and not answered yet
-  };
-  struct pool {
+  struct pool_ref {
     service_entry entry;
-    std::vector<worker> workers;
-    std::deque<job> backlog; ///< taken, waiting for worker room
+    caf::actor hdl;
+    job_batch batch; ///< jobs of the current drain, sent at its end
   };
 
-  void spawn_workers(pool& p);
-  void drain();
-  void take_all();
-  void publish();
-  void accept(std::uint32_t idx);
-  void reject(std::uint32_t idx, shm::wire_status st);
-  void dispatch(const job& j);
-  void send_to(pool& p, std::size_t w, const job& j);
-  void on_result(pool& p, std::size_t w, const job& j, job_result r);
-  void complete(const job& j, shm::wire_status st, std::uint32_t len);
-  void flush();
-  void on_tick();
-  void abort_predecessor();
-  void on_worker_down(const caf::down_msg& dm);
-  std::size_t capacity() const;
-  void ring(std::uint16_t slot);
+  void on_wake() override { drain(); }
+  void on_tick() override;
+  void on_flush() override { publish(); }
+  void on_stop() override;
 
-  std::shared_ptr<shm::region> region_;
-  shm::participant self_;
+  void drain();
+  void accept(const shm::incoming& in);
+  void run_inline(pool_ref& p, const shm::incoming& in);
+  void complete(std::uint32_t ticket, shm::wire_status st, std::uint32_t len);
+  void publish();
+  void on_done(std::uint32_t service, const job_done_batch& finished);
+  void on_pool_down(const caf::down_msg& dm);
+  pool_ref* find(std::uint32_t service);
+  void spawn_pool(pool_ref& p);
+
   service_settings settings_;
-  shm::zone_lock lock_;
-  shm::queue<shm::zone_lock> queue_;
-  std::shared_ptr<waiter_flags> flags_;
-  std::unique_ptr<interrupt_waiter> waiter_;
-  shm::liveness_monitor clients_;
-  std::unordered_map<std::uint32_t, pool> pools_;
-  std::vector<std::unique_ptr<shm::doorbell>> client_bells_;
-  std::vector<std::uint32_t> take_buf_;
-  std::vector<std::uint32_t> done_;
-  std::vector<std::uint16_t> ring_slots_;
-  std::vector<std::uint32_t> aborted_;
-  std::size_t held_ = 0; ///< jobs taken and not yet completed
-  bool flush_scheduled_ = false;
-  bool limited_ = false;  ///< the last drain stopped for lack of room
-  bool stopping_ = false; ///< on_exit: no new entries are taken
-  bool draining_ = false; ///< inside drain(): completions publish at its end
-  bridge_stats stats_;
+  std::vector<pool_ref> pools_;
+  credit_ledger credit_;
+  std::vector<shm::incoming> in_buf_;
+  std::vector<shm::outcome> outcomes_;
+  /// By ticket: the service whose pool holds the request, + 1 (0: none).
+  std::vector<std::uint32_t> held_by_;
+  bool draining_ = false;
+  bool starved_ = false; ///< the last drain stopped: no pool had room
+  bool stopping_ = false;
 };
 
 } // namespace hyperamp::actors

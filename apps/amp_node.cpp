@@ -100,17 +100,12 @@ int run_service(caf::actor_system& sys, const config::role_config& cfg) {
 /// why and returns an invalid handle if either fails.
 caf::actor start_client_zone(caf::actor_system& sys,
                              const config::role_config& cfg) {
-  auto ro = apps::region_options(cfg);
-  auto err = actors::wait_for_service(
-      ro, std::chrono::milliseconds(cfg.timeouts.attach_ms));
-  if (!err) {
-    auto bridge =
-        actors::spawn_client_zone(sys, ro, apps::client_settings(cfg));
-    if (bridge)
-      return *bridge;
-    err = std::move(bridge.error());
-  }
-  std::cerr << "amp-node: " << actors::describe(err) << "\n";
+  // Waits up to timeouts.attach_ms for the service (client_settings).
+  auto bridge = actors::spawn_client_zone(sys, apps::region_options(cfg),
+                                          apps::client_settings(cfg));
+  if (bridge)
+    return *bridge;
+  std::cerr << "amp-node: " << actors::describe(bridge.error()) << "\n";
   return {};
 }
 
@@ -197,9 +192,11 @@ int run_call(caf::actor_system& sys, const config::role_config& cfg,
   signal_watch watch{[&](int) {
     caf::anon_send_exit(bridge, caf::exit_reason::user_shutdown);
   }};
-  std::vector<std::vector<actors::call_spec>> loads(threads);
-  for (std::uint32_t i = 0; i < requests; ++i)
-    loads[i % threads].push_back({o.service_id, payload});
+  // Request i goes to actor i % threads; each actor generates its share as
+  // its budget allows.
+  std::vector<std::size_t> share(threads, requests / threads);
+  for (std::uint32_t t = 0; t < requests % threads; ++t)
+    ++share[t];
   std::vector<caf::actor> clients;
   for (std::uint32_t t = 0; t < threads; ++t)
     clients.push_back(
@@ -209,8 +206,9 @@ int run_call(caf::actor_system& sys, const config::role_config& cfg,
   std::vector<caf::response_handle<caf::blocking_actor, caf::message, true>>
       handles;
   for (std::uint32_t t = 0; t < threads; ++t)
-    handles.push_back(self->request(clients[t], caf::infinite,
-                                    actors::run_atom::value, loads[t]));
+    handles.push_back(
+        self->request(clients[t], caf::infinite, actors::run_atom::value,
+                      actors::load_spec{o.service_id, payload, share[t]}));
   actors::outcomes all(requests);
   for (std::uint32_t t = 0; t < threads; ++t)
     handles[t].receive(
@@ -219,7 +217,7 @@ int run_call(caf::actor_system& sys, const config::role_config& cfg,
             all[r.index * threads + t] = std::move(r);
         },
         [&](caf::error& e) {
-          for (std::size_t k = 0; k < loads[t].size(); ++k)
+          for (std::size_t k = 0; k < share[t]; ++k)
             all[k * threads + t].error = e;
         });
   call_summary s;

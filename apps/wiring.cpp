@@ -25,14 +25,13 @@ shm::region_options region_options(const config::role_config& cfg) {
   return o;
 }
 
-actors::bell_settings bell_settings(const config::role_config& cfg) {
-  actors::bell_settings b;
+shm::bell_settings bell_settings(const config::role_config& cfg) {
+  shm::bell_settings b;
   const auto& d = cfg.doorbell;
-  b.kind = d.backend == config::doorbell_backend::hvisor
-               ? actors::bell_kind::hvisor
-           : d.backend == config::doorbell_backend::polling
-               ? actors::bell_kind::polling
-               : actors::bell_kind::futex;
+  b.kind =
+      d.backend == config::doorbell_backend::hvisor    ? shm::bell_kind::hvisor
+      : d.backend == config::doorbell_backend::polling ? shm::bell_kind::polling
+                                                       : shm::bell_kind::futex;
   b.spin = std::chrono::microseconds(d.spin_us);
   b.hvisor.hvisor_device = d.hvisor_device;
   b.hvisor.hshm_device = d.hshm_device;
@@ -48,7 +47,7 @@ actors::client_settings client_settings(const config::role_config& cfg) {
   s.request_timeout = std::chrono::milliseconds(cfg.timeouts.request_ms);
   s.heartbeat = std::chrono::milliseconds(cfg.timeouts.heartbeat_ms);
   s.peer_dead = std::chrono::milliseconds(cfg.timeouts.peer_dead_ms);
-  s.lock.dead_after = s.peer_dead;
+  s.wait_for_service = std::chrono::milliseconds(cfg.timeouts.attach_ms);
   s.bell = bell_settings(cfg);
   return s;
 }
@@ -58,12 +57,14 @@ actors::service_settings service_settings(const config::role_config& cfg) {
   s.zone_id = cfg.zone_id;
   s.workers = cfg.service.workers;
   s.worker_capacity = cfg.service.worker_capacity;
+  s.dispatch = cfg.service.dispatch == config::dispatch_policy::round_robin
+                   ? actors::dispatch_kind::round_robin
+                   : actors::dispatch_kind::least_loaded;
   s.batch = cfg.service.batch;
   s.inline_trivial = cfg.service.inline_max > 0;
   s.inline_max_bytes = cfg.service.inline_max;
   s.heartbeat = std::chrono::milliseconds(cfg.timeouts.heartbeat_ms);
   s.peer_dead = std::chrono::milliseconds(cfg.timeouts.peer_dead_ms);
-  s.lock.dead_after = s.peer_dead;
   s.bell = bell_settings(cfg);
   return s;
 }

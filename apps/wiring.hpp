@@ -16,7 +16,7 @@
 namespace hyperamp::apps {
 
 shm::region_options region_options(const config::role_config& cfg);
-actors::bell_settings bell_settings(const config::role_config& cfg);
+shm::bell_settings bell_settings(const config::role_config& cfg);
 actors::client_settings client_settings(const config::role_config& cfg);
 actors::service_settings service_settings(const config::role_config& cfg);
 

@@ -50,9 +50,9 @@ std::unique_ptr<caf::actor_system_config> caf_config(const path_config& p) {
   return c;
 }
 
-actors::bell_settings bell_of(const path_config& p) {
-  actors::bell_settings b;
-  b.kind = actors::bell_kind::futex;
+shm::bell_settings bell_of(const path_config& p) {
+  shm::bell_settings b;
+  b.kind = shm::bell_kind::futex;
   b.spin = p.polling ? std::chrono::nanoseconds(std::chrono::seconds(1))
                      : std::chrono::nanoseconds(p.spin);
   return b;
@@ -100,9 +100,8 @@ caf::actor spawn_client_actor(caf::actor_system& sys, const caf::actor& bridge,
 handle send_load(caf::scoped_actor& self, const caf::actor& a, std::size_t n,
                  std::uint32_t service_id,
                  const std::vector<std::uint8_t>& data) {
-  std::vector<actors::call_spec> load(n, {service_id, data});
   return self->request(a, caf::infinite, actors::run_atom::value,
-                       std::move(load));
+                       actors::load_spec{service_id, data, n});
 }
 
 /// Waits for the answer to a load and counts it into `r`; a response must

@@ -1,6 +1,8 @@
-// The AmpMsgQueue operations, each under one acquisition of the lock policy
-// `Lock` (zone_lock across zones, null_lock for single-threaded use). The
-// seed's Phase 1 push/pop/transfer plus the batch operations the bridges use.
+// The AmpMsgQueue operations of hyperamp's own layout, each under one
+// acquisition of the lock policy `Lock` (zone_lock across zones, null_lock
+// for single-threaded use): the batch operations the locked ports use. (The
+// seed's single-entry push/pop/transfer are the list primitives of
+// shm/lists.hpp; the tests run them under the lock through a subclass.)
 //
 // Entry life cycle (tags in entry::list; see docs/wire-layout.md):
 //
@@ -23,36 +25,10 @@
 
 namespace hyperamp::shm {
 
-/// Result of a batch operation: how many entries moved, and why it stopped
-/// (ok: all requested; empty/full: ran out; corrupt: validation failed).
-struct batch_result {
-  std::size_t count = 0;
-  status st = status::ok;
-};
-
 template <class Lock>
 class queue {
 public:
   queue(region& r, Lock& l) noexcept : region_(&r), lock_(&l), lists_(r) {}
-
-  // -- the seed's Phase 1 operations, each under the lock -------------------
-
-  status push(list_ref l, std::uint32_t idx, list_id from,
-              std::uint16_t owner = 0) noexcept {
-    guard g{*this};
-    return lists_.push_back(l, idx, from, owner);
-  }
-
-  status pop(list_ref l, std::uint32_t& idx, list_id to,
-             std::uint16_t owner = 0) noexcept {
-    guard g{*this};
-    return lists_.pop_front(l, idx, to, owner);
-  }
-
-  status transfer(list_ref src, list_ref dst) noexcept {
-    guard g{*this};
-    return lists_.transfer(src, dst);
-  }
 
   // -- client side ----------------------------------------------------------
 
@@ -220,15 +196,13 @@ public:
     return r;
   }
 
+  /// How many entries each list holds, and whether they are consistent.
   list_census census() noexcept {
     guard g{*this};
     return lists_.census();
   }
 
-  lists& raw_lists() noexcept { return lists_; }
-  Lock& lock() noexcept { return *lock_; }
-
-private:
+protected:
   /// Holds the lock for one operation; repairs after a recovery.
   struct guard {
     queue& q;

@@ -1,6 +1,7 @@
 // The error vocabulary of shm/: every try_ operation returns one of these.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace hyperamp::shm {
@@ -15,6 +16,13 @@ enum class status : std::uint8_t {
   busy,      ///< try_lock found the lock held
   no_slot,   ///< every participant slot is taken by a live participant
   peer_alive ///< a slot is held by a participant that is still alive
+};
+
+/// Result of a batch operation: how many items it handled, and why it
+/// stopped (ok: all; empty/full: ran out; corrupt: validation failed).
+struct batch_result {
+  std::size_t count = 0;
+  status st = status::ok;
 };
 
 constexpr const char* to_string(status s) noexcept {

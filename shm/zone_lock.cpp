@@ -51,6 +51,7 @@ status zone_lock::lock() noexcept {
                                        std::memory_order_relaxed)) {
       my_heartbeat_->fetch_add(1, std::memory_order_relaxed);
       ++region_->header().lock_recoveries;
+      ++recoveries_;
       holder_.reset();
       return status::recovered;
     }

@@ -49,6 +49,8 @@ public:
   void unlock() noexcept;
 
   std::uint32_t word() const noexcept { return word_; }
+  /// Times this object took the lock from a dead holder.
+  std::uint64_t recoveries() const noexcept { return recoveries_; }
 
 private:
   bool holder_dead(std::uint32_t seen,
@@ -62,6 +64,7 @@ private:
   // The waiter's observation of the current holder: the lock word names
   // the hold (identity), the holder's slot heartbeat is its life.
   silence_watch holder_;
+  std::uint64_t recoveries_ = 0;
 };
 
 /// Lock policy for single-threaded use and for the queue suite: no-op.

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include <caf/all.hpp>
@@ -20,20 +22,21 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
 using run_atom = caf::atom_constant<caf::atom("run")>;
+using done_atom = caf::atom_constant<caf::atom("done")>;
+using credit_atom = caf::atom_constant<caf::atom("credit")>;
 
 using bytes = std::vector<std::uint8_t>;
 
 /// One request handed to a service: the payload lives in the shared region
 /// (in place; the service may rewrite up to `capacity` bytes). Local only:
-/// it carries a pointer into this process's mapping.
+/// it carries a pointer into this process's mapping, valid until the job
+/// is answered.
 struct job {
-  std::uint32_t index = 0; ///< queue entry
-  std::uint16_t slot = 0;  ///< the client slot to complete to
-  std::uint64_t seq = 0;
+  std::uint32_t ticket = 0; ///< the request, as the service port names it
   std::uint32_t service_id = 0;
   std::uint8_t* data = nullptr;
-  std::uint32_t length = 0;
-  std::uint32_t capacity = 0;
+  std::uint32_t length = 0;   ///< request bytes at data
+  std::uint32_t capacity = 0; ///< bytes the response may use at data
 };
 
 /// What a service reports back: a wire status and the response length
@@ -42,6 +45,20 @@ struct job_result {
   shm::wire_status status = shm::wire_status::ok;
   std::uint32_t length = 0;
 };
+
+/// A bridge hands a service pool the jobs of one drain in one message.
+using job_batch = std::vector<job>;
+
+/// What became of one job, as a pool reports it to its bridge.
+struct job_done {
+  std::uint32_t ticket = 0;
+  job_result result;
+};
+
+/// A pool reports finished jobs in batches:
+/// (done_atom, service_id, job_done_batch); every job in it returns one
+/// credit of that pool.
+using job_done_batch = std::vector<job_done>;
 
 /// The typed interface every service actor implements.
 using service_actor = caf::typed_actor<caf::replies_to<job>::with<job_result>>;
@@ -70,14 +87,20 @@ struct bridge_stats {
   std::uint64_t overloaded = 0; ///< requests refused at once
   std::uint64_t timeouts = 0;
   std::uint64_t stray = 0;       ///< completions matching no request
-  std::uint64_t corrupt = 0;     ///< entries that failed validation
+  std::uint64_t corrupt = 0;     ///< entries or lists that failed validation
+  std::uint64_t repairs = 0;     ///< times the lists were rebuilt
+  std::uint64_t evictions = 0;   ///< dead lock holders or peers evicted
   std::uint64_t inline_runs = 0; ///< jobs run inside the bridge
+  /// Requests or completions that failed validation, by reason.
+  std::vector<std::pair<std::string, std::uint64_t>> rejected;
 };
 
 } // namespace hyperamp::vocab
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hyperamp::vocab::job)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hyperamp::vocab::job_result)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hyperamp::vocab::job_batch)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hyperamp::vocab::job_done_batch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hyperamp::vocab::bridge_stats)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hyperamp::vocab::call_spec)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<hyperamp::vocab::call_spec>)

@@ -32,6 +32,7 @@
 #include "actors/zone.hpp"
 #include "services/registry.hpp"
 #include "shm/layout.hpp"
+#include "shm/locked_ports.hpp"
 #include "shm/participant.hpp"
 #include "shm/queue.hpp"
 #include "shm/region.hpp"
@@ -362,8 +363,22 @@ struct bridge_fixture {
     return s;
   }
 
+  /// The zone options of a bridge in these tests (the region is the
+  /// fixture's; every bridge gets a mapping of its own).
+  shm::zone_options zone_opts(std::uint32_t zone_id,
+                              const shm::bell_settings& bell,
+                              std::chrono::nanoseconds peer_dead) const {
+    shm::zone_options o;
+    o.region = options;
+    o.region.create = shm::create_mode::attach;
+    o.zone_id = zone_id;
+    o.bell = bell;
+    o.peer_dead = peer_dead;
+    return o;
+  }
+
   /// Claims the service slot (taking over a silent predecessor) and spawns
-  /// a service bridge; runs its start-up.
+  /// a service bridge on a port of its own; runs its start-up.
   caf::actor
   spawn_service(service_settings s,
                 std::vector<vocab::service_entry> table = services::registry(),
@@ -374,14 +389,21 @@ struct bridge_fixture {
     auto st = shm::participant::claim_service(*m, s.zone_id, 2ms, self);
     REQUIRE(st == shm::status::ok);
     CHECK(self.took_over() == expect_takeover);
-    auto b = sys.spawn<service_bridge>(m, self, s, std::move(table));
+    shm::zone_bells bells;
+    std::string err;
+    REQUIRE_MESSAGE(shm::open_bells(*m, shm::zone_role::service,
+                                    shm::k_service_slot, s.bell, bells, &err),
+                    err);
+    auto port = std::make_unique<shm::locked_service_port>(
+        m, self, zone_opts(s.zone_id, s.bell, s.peer_dead), std::move(bells));
+    auto b = sys.spawn<service_bridge>(std::move(port), s, std::move(table));
     actors.push_back(b);
     sched.run();
     return b;
   }
 
-  /// Claims a client slot and spawns a client bridge; returns the bridge and
-  /// stores the slot index in *slot.
+  /// Claims a client slot and spawns a client bridge on a port of its own;
+  /// returns the bridge and stores the slot index in *slot.
   caf::actor spawn_client(client_settings s, std::uint16_t* slot = nullptr) {
     auto m = mapping();
     shm::participant self;
@@ -389,7 +411,14 @@ struct bridge_fixture {
             shm::status::ok);
     if (slot)
       *slot = static_cast<std::uint16_t>(self.index());
-    auto b = sys.spawn<client_bridge>(m, self, s);
+    shm::zone_bells bells;
+    std::string err;
+    REQUIRE_MESSAGE(shm::open_bells(*m, shm::zone_role::client, self.index(),
+                                    s.bell, bells, &err),
+                    err);
+    auto port = std::make_unique<shm::locked_client_port>(
+        m, self, zone_opts(s.zone_id, s.bell, s.peer_dead), std::move(bells));
+    auto b = sys.spawn<client_bridge>(std::move(port), s);
     actors.push_back(b);
     sched.run();
     return b;
@@ -425,7 +454,7 @@ struct bridge_fixture {
   void advance(caf::timespan t) { sched.clock().advance_time(t); }
 
   /// The client bridge's counters, read directly (single-threaded).
-  const bridge_stats& client_stats(const caf::actor& bridge) {
+  bridge_stats client_stats(const caf::actor& bridge) {
     auto* p = caf::actor_cast<caf::abstract_actor*>(bridge);
     return dynamic_cast<client_bridge&>(*p).stats();
   }

@@ -365,7 +365,7 @@ TEST_CASE("attach: a READY region is never re-initialised") {
   REQUIRE(first);
   region& r = *first.value;
   null_lock nl;
-  queue<null_lock> q(r, nl);
+  test::test_queue<null_lock> q(r, nl);
   std::uint32_t mine[3];
   REQUIRE(q.acquire(1, mine, 3).count == 3);
   r.entry_at(mine[2]).seq = 0xC0FFEE;

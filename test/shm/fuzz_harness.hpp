@@ -26,6 +26,7 @@
 #include "shm/region.hpp"
 #include "shm/wire.hpp"
 #include "shm/zone_lock.hpp"
+#include "test_queue.hpp"
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -632,7 +633,7 @@ private:
   Check& check_;
   stats& st_;
   null_lock lock_;
-  queue<null_lock> q_;
+  test::test_queue<null_lock> q_;
   std::vector<std::vector<std::uint32_t>> owned_;
   std::vector<std::uint32_t> in_service_;
 };

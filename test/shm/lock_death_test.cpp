@@ -149,7 +149,7 @@ TEST_CASE("lock: queue<zone_lock> repairs what a dead holder left half done") {
   t::test_region tr(16, 4);
   region& r = *tr;
   zone_lock lock(r, k_service_slot, 1, quick_eviction());
-  queue<zone_lock> q(r, lock);
+  test::test_queue<zone_lock> q(r, lock);
   // Slot 1 (this process playing a client): entries 0 and 1 submitted, 2
   // owned; free: 3..15. Claimed, so that the child gets another slot.
   participant me;

@@ -1,7 +1,7 @@
 // The queue suite, run over every lock policy (iceoryx style): the same
-// single-threaded contract tests for queue<null_lock> and queue<zone_lock>.
-// A queue<zone_lock> test also checks that every operation left the lock
-// word free.
+// single-threaded contract tests for test::test_queue<null_lock> and
+// test::test_queue<zone_lock>. A test::test_queue<zone_lock> test also checks
+// that every operation left the lock word free.
 #include "shm/lists.hpp"
 #include "shm/queue.hpp"
 #include "shm/wire.hpp"
@@ -45,7 +45,7 @@ struct fixture {
   test_region tr;
   region& r;
   lock_type lock;
-  queue<lock_type> q;
+  test::test_queue<lock_type> q;
 
   explicit fixture(std::uint32_t entries = 8, std::uint32_t clients = 4)
       : tr(entries, clients), r(*tr), lock(Policy::make(r)), q(r, lock) {}

@@ -122,14 +122,14 @@ public:
     lo.spin_limit = 64;
     lo.dead_after = std::chrono::seconds(30); // never a false eviction here
     zone_lock lock(r_, slot_, zone_, lo);
-    queue<zone_lock> q(r_, lock);
+    test::test_queue<zone_lock> q(r_, lock);
     loop(q);
     flush_ops();
     me.release();
   }
 
 private:
-  void loop(queue<zone_lock>& q) {
+  void loop(test::test_queue<zone_lock>& q) {
     for (;;) {
       const bool stop = stopping();
       if (stop && owned_.empty() && outstanding_ == 0)
@@ -181,7 +181,7 @@ private:
 
   // -- client role ------------------------------------------------------------
 
-  void acquire(queue<zone_lock>& q) {
+  void acquire(test::test_queue<zone_lock>& q) {
     const std::size_t n = 1 + rng_() % k_batch;
     const std::uint64_t first = acc_.st->next_seq.fetch_add(n);
     if (first + n > acc_.st->seq_cap) {
@@ -215,7 +215,7 @@ private:
     }
   }
 
-  void submit(queue<zone_lock>& q) {
+  void submit(test::test_queue<zone_lock>& q) {
     if (owned_.empty())
       return;
     std::shuffle(owned_.begin(), owned_.end(), rng_);
@@ -239,7 +239,7 @@ private:
     owned_.erase(owned_.begin(), owned_.begin() + static_cast<long>(n));
   }
 
-  void collect(queue<zone_lock>& q) {
+  void collect(test::test_queue<zone_lock>& q) {
     std::uint32_t buf[k_batch];
     const std::size_t n = 1 + rng_() % k_batch;
     const batch_result b = q.take_completed(slot_, buf, n);
@@ -280,7 +280,7 @@ private:
   // -- service role
   // -------------------------------------------------------------
 
-  void serve(queue<zone_lock>& q) {
+  void serve(test::test_queue<zone_lock>& q) {
     std::uint32_t buf[k_batch];
     const std::size_t n = 1 + rng_() % k_batch;
     const batch_result b = q.take_submitted(buf, n);
@@ -292,7 +292,7 @@ private:
 
   /// Takes the whole submitted list in one splice under the lock (the
   /// seed's transfer), then finds what it appended after the old tail.
-  void serve_by_transfer(queue<zone_lock>& q) {
+  void serve_by_transfer(test::test_queue<zone_lock>& q) {
     std::uint32_t buf[k_entries];
     std::size_t n = 0;
     if (q.lock().lock() != status::ok)
@@ -314,7 +314,8 @@ private:
       process(q, buf + k, std::min(k_batch, n - k));
   }
 
-  void process(queue<zone_lock>& q, const std::uint32_t* idx, std::size_t n) {
+  void process(test::test_queue<zone_lock>& q, const std::uint32_t* idx,
+               std::size_t n) {
     if (n == 0)
       return;
     for (std::size_t k = 0; k < n; ++k) {
@@ -342,7 +343,7 @@ private:
       fail(fault::complete);
   }
 
-  void census(queue<zone_lock>& q) {
+  void census(test::test_queue<zone_lock>& q) {
     const list_census c = q.census();
     op();
     acc_.st->census_checks.fetch_add(1, std::memory_order_relaxed);
@@ -403,7 +404,7 @@ void check_final(region& r, const shared_accounting& sa) {
   CHECK(used == st.submitted.load());
   // Every entry is back on the free list, and the lists agree.
   null_lock nl;
-  queue<null_lock> q(r, nl);
+  test::test_queue<null_lock> q(r, nl);
   const list_census c = q.census();
   CHECK(c.consistent);
   CHECK(c.free == k_entries);

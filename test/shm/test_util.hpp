@@ -8,6 +8,7 @@
 #pragma once
 
 #include "shm/region.hpp"
+#include "test_queue.hpp"
 
 #include <doctest/doctest.h>
 
