@@ -203,14 +203,18 @@ struct answer {
 
 struct requester_log {
   std::map<int, answer> answers;
+  /// Batch calls: the replies in order, or the error of the whole call.
+  std::map<int, std::vector<answer>> batches;
   bridge_stats stats;
   int stats_replies = 0;
   int unexpected = 0; ///< messages no handler matched
 };
 
 /// Messages:
-///   (call_atom, tag, bridge, service_id, bytes): one request to `bridge`;
-///       its answer is recorded under `tag`.
+///   (call_atom, tag, target, service_id, bytes): one request to `target`
+///       (a bridge or a client actor); its answer is recorded under `tag`.
+///   (call_atom, tag, target, std::vector<call_spec>): one batch call; its
+///       replies are recorded under `tag` in log.batches.
 ///   (stats_atom, bridge): asks `bridge` for its counters (high priority).
 class requester : public caf::event_based_actor {
 public:
@@ -241,6 +245,20 @@ public:
                     ++a.count;
                     a.ok = false;
                     a.err = std::move(err);
+                  });
+        },
+        [this](call_atom, int tag, const caf::actor& target,
+               std::vector<call_spec>& calls) {
+          request(target, caf::infinite, call_atom::value, std::move(calls))
+              .then(
+                  [this, tag](call_replies& replies) {
+                    auto& out = log_->batches[tag];
+                    for (auto& r : replies)
+                      out.push_back(
+                          {1, r.ok, std::move(r.data), std::move(r.error)});
+                  },
+                  [this, tag](caf::error& err) {
+                    log_->batches[tag].push_back({1, false, {}, err});
                   });
         },
         [this](stats_atom, const caf::actor& bridge) {
@@ -431,6 +449,12 @@ struct bridge_fixture {
             bytes data) {
     caf::anon_send(req, call_atom::value, tag, bridge, service_id,
                    std::move(data));
+  }
+
+  /// Queues one batch call at the requester (nothing runs yet).
+  void call_batch(int tag, const caf::actor& target,
+                  std::vector<call_spec> calls) {
+    caf::anon_send(req, call_atom::value, tag, target, std::move(calls));
   }
 
   void wake(const caf::actor& bridge) {
