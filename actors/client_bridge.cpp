@@ -85,9 +85,12 @@ void client_bridge::reply_to::fail(caf::error err) {
 }
 
 void client_bridge::on_call(std::uint32_t service_id, bytes& data) {
-  reply_to to{make_response_promise(), nullptr, 0};
-  admit({service_id, std::move(data), std::move(to),
-         clock().now() + settings_.request_timeout});
+  request req;
+  req.service_id = service_id;
+  req.data = std::move(data);
+  req.to.rp = make_response_promise();
+  req.deadline = clock().now() + settings_.request_timeout;
+  admit(std::move(req));
 }
 
 void client_bridge::on_batch(std::vector<call_spec>& calls) {
@@ -100,9 +103,15 @@ void client_bridge::on_batch(std::vector<call_spec>& calls) {
   b->replies.resize(calls.size());
   b->left = calls.size();
   const auto deadline = clock().now() + settings_.request_timeout;
-  for (std::size_t i = 0; i < calls.size(); ++i)
-    admit({calls[i].service_id, std::move(calls[i].data), reply_to{{}, b, i},
-           deadline});
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    request req;
+    req.service_id = calls[i].service_id;
+    req.data = std::move(calls[i].data);
+    req.to.batch = b;
+    req.to.index = i;
+    req.deadline = deadline;
+    admit(std::move(req));
+  }
 }
 
 void client_bridge::admit(request req) {
@@ -162,9 +171,16 @@ std::size_t client_bridge::start(std::vector<request>& batch) {
     if (!req.data.empty()) // data() may be null then: memcpy's UB
       std::memcpy(l.data, req.data.data(), req.data.size());
     auto& f = flights_[l.ticket];
-    f = flight{next_seq_++, std::move(req.to), req.deadline, true, false};
-    desc_buf_[i] = {l.ticket, f.seq, req.service_id,
-                    static_cast<std::uint32_t>(req.data.size())};
+    f = flight{};
+    f.seq = next_seq_++;
+    f.to = std::move(req.to);
+    f.deadline = req.deadline;
+    f.active = true;
+    auto& d = desc_buf_[i];
+    d.ticket = l.ticket;
+    d.seq = f.seq;
+    d.service_id = req.service_id;
+    d.length = static_cast<std::uint32_t>(req.data.size());
   }
   // 3. one submit, one ring.
   const auto r = port().submit(desc_buf_.data(), got.count);

@@ -6,6 +6,20 @@
 
 namespace hyperamp::actors {
 
+namespace {
+
+job to_job(const shm::incoming& in) {
+  job j;
+  j.ticket = in.ticket;
+  j.service_id = in.service_id;
+  j.data = in.data;
+  j.length = in.length;
+  j.capacity = in.capacity;
+  return j;
+}
+
+} // namespace
+
 service_bridge::service_bridge(caf::actor_config& cfg,
                                std::unique_ptr<shm::service_port> port,
                                service_settings s,
@@ -15,8 +29,10 @@ service_bridge::service_bridge(caf::actor_config& cfg,
       settings_(std::move(s)),
       in_buf_(std::max<std::uint32_t>(settings_.batch, 1)),
       held_by_(this->port().tickets(), 0) {
-  for (auto& e : table)
-    pools_.push_back({std::move(e), caf::actor{}, {}});
+  for (auto& e : table) {
+    pools_.emplace_back();
+    pools_.back().entry = std::move(e);
+  }
   outcomes_.reserve(this->port().tickets());
 }
 
@@ -36,10 +52,16 @@ caf::behavior service_bridge::make_behavior() {
   });
 }
 
+pool_settings service_bridge::pool_of() const {
+  pool_settings ps;
+  ps.workers = settings_.workers;
+  ps.worker_capacity = settings_.worker_capacity;
+  ps.dispatch = settings_.dispatch;
+  return ps;
+}
+
 void service_bridge::spawn_pool(pool_ref& p) {
-  pool_settings ps{settings_.workers, settings_.worker_capacity,
-                   settings_.dispatch};
-  p.hdl = spawn<service_pool>(caf::actor{this}, p.entry, ps);
+  p.hdl = spawn<service_pool>(caf::actor{this}, p.entry, pool_of());
   monitor(p.hdl);
 }
 
@@ -95,14 +117,13 @@ void service_bridge::accept(const shm::incoming& in) {
     run_inline(*p, in);
     return;
   }
-  p->batch.push_back(
-      {in.ticket, in.service_id, in.data, in.length, in.capacity});
+  p->batch.push_back(to_job(in));
   held_by_[in.ticket] = in.service_id + 1;
   credit_.spend(in.service_id);
 }
 
 void service_bridge::run_inline(pool_ref& p, const shm::incoming& in) {
-  job j{in.ticket, in.service_id, in.data, in.length, in.capacity};
+  job j = to_job(in);
   ++stats_.inline_runs;
   auto r = p.entry.run_inline(j);
   if (r.length > in.capacity) // a service must stay inside its buffer
@@ -112,7 +133,11 @@ void service_bridge::run_inline(pool_ref& p, const shm::incoming& in) {
 
 void service_bridge::complete(std::uint32_t ticket, shm::wire_status st,
                               std::uint32_t len) {
-  outcomes_.push_back({ticket, st, len});
+  shm::outcome o;
+  o.ticket = ticket;
+  o.status = st;
+  o.length = len;
+  outcomes_.push_back(o);
 }
 
 void service_bridge::publish() {
@@ -154,9 +179,7 @@ void service_bridge::on_pool_down(const caf::down_msg& dm) {
         ++lost;
       }
     credit_.refund(p.entry.id, lost);
-    credit_.grant(p.entry.id, -service_pool::capacity(
-                                  {settings_.workers, settings_.worker_capacity,
-                                   settings_.dispatch}));
+    credit_.grant(p.entry.id, -service_pool::capacity(pool_of()));
     log_once(std::string{"the pool of service "} + p.entry.name +
              " stopped; a new one replaces it");
     spawn_pool(p);

@@ -18,6 +18,7 @@
 #include "actors/credit.hpp"
 #include "actors/dispatch.hpp"
 #include "actors/fwd.hpp"
+#include "actors/service_pool.hpp"
 #include "shm/bells.hpp"
 #include "shm/port.hpp"
 
@@ -71,6 +72,7 @@ private:
   void on_pool_down(const caf::down_msg& dm);
   pool_ref* find(std::uint32_t service);
   void spawn_pool(pool_ref& p);
+  pool_settings pool_of() const;
 
   service_settings settings_;
   std::vector<pool_ref> pools_;

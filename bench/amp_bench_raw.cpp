@@ -668,8 +668,8 @@ run_result baseline_uds_throughput(const budget& b, std::uint32_t window) {
 
 // -- baseline: the seed's design ---------------------------------------------
 //
-// Rebuilt from the facts in hvisor-tool-hyperamp.md sections 2, 6 and 7 (not
-// from its code): an AmpMsgQueue of 16-byte entries with three index lists
+// Rebuilt from what is known of hvisor-tool's C implementation (not from
+// its code): an AmpMsgQueue of 16-byte entries with three index lists
 // (empty_h, wait_h, proc_ing_h; LIFO push, transfer moves the whole chain),
 // a ByteFlag lock (one byte, CAS 0x0A -> 0x0F, sched_yield while taken)
 // around each list primitive, the client's process-private wait_lock held

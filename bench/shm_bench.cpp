@@ -1,6 +1,6 @@
 // shm-bench: measures the shm layer on a Linux host (the two zones are two
 // processes mapping one region file). A program that prints a table and
-// writes JSON (STYLE.md habit 11), not a timed test: no number here passes or
+// writes JSON, not a timed test: no number here passes or
 // fails anything. docs/benchmarks.md has the method, results and discussion.
 //
 // Method:

@@ -1,5 +1,6 @@
 // The doorbell of a slot (line C of struct slot): the peer rings, the slot's
-// owner waits. Coalesced (DESIGN.md invariant 6): the owner spins briefly,
+// owner waits. Coalesced (no wake-up lost, no syscall for a busy owner): the
+// owner spins briefly,
 // then declares itself asleep; a ringer makes a syscall only for a sleeping
 // owner. bell_seq is a counter, so a ring is never lost: the owner remembers
 // the last value it saw and any change means "drain your queue".

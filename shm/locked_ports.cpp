@@ -89,7 +89,9 @@ batch_result locked_client_port::acquire(const std::uint32_t* sizes,
   for (std::size_t i = 0; i < got.count; ++i) {
     const std::uint32_t t = idx_[i];
     blocks_[t] = staging_[i];
-    out[i] = {t, region_->payload() + staging_[i].offset, staging_[i].capacity};
+    out[i].ticket = t;
+    out[i].data = region_->payload() + staging_[i].offset;
+    out[i].capacity = staging_[i].capacity;
   }
   repair_after(got.st);
   return {got.count, got.count == n ? status::ok : status::full};
@@ -216,8 +218,15 @@ batch_result locked_service_port::take_submitted(incoming* out,
       reject(idx, why);
       continue;
     }
-    taken_[idx] = {v.seq, v.slot, true};
-    out[k++] = {idx, v.service_id, v.data, v.length, v.capacity};
+    taken_[idx].seq = v.seq;
+    taken_[idx].slot = v.slot;
+    taken_[idx].valid = true;
+    incoming& in = out[k++];
+    in.ticket = idx;
+    in.service_id = v.service_id;
+    in.data = v.data;
+    in.length = v.length;
+    in.capacity = v.capacity;
   }
   publish(); // the rejected ones, if any
   repair_after(r.st);

@@ -24,7 +24,7 @@ struct vector_case {
   const char* cipher_hex;
 };
 
-// hvisor-tool-hyperamp.md section 3.1.
+// hvisor-tool's services 1 and 2 and the test vectors it publishes.
 const vector_case k_vectors[] = {
     {"hello", "164e2c2f12"},
     {"The quick brown fox", "2a4325630c8eee90958222af33ed7449184438"},
