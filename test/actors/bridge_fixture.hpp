@@ -534,6 +534,13 @@ struct bridge_fixture {
     CHECK_MESSAGE(is(a->err, code), "got " << describe(a->err));
   }
 
+  /// The first entry on the submitted list.
+  std::uint32_t submitted_head() {
+    const std::uint32_t i = region->header().submitted_head;
+    REQUIRE(i < region->entry_count());
+    return i;
+  }
+
   /// Entries of client slot `slot` on its completed list, head first.
   std::vector<std::uint32_t> completed_of(std::uint16_t slot) {
     std::vector<std::uint32_t> out;

@@ -334,7 +334,41 @@ TEST_CASE_FIXTURE(bridge_fixture,
   check_error(1, amp_errc::corrupt);
   check_error(2, amp_errc::corrupt);
   check_ok(3, to_bytes("fine"));
-  CHECK(client_stats(cb).corrupt == 2);
+  const auto cs = client_stats(cb);
+  CHECK(cs.corrupt == 2);
+  // Each reason is counted under its own name.
+  std::map<std::string, std::uint64_t> why(cs.rejected.begin(),
+                                           cs.rejected.end());
+  CHECK(why.size() == 2);
+  CHECK(why["completion status invalid"] == 1);
+  CHECK(why["result length exceeds the buffer"] == 1);
+  CHECK(all_entries_free());
+  teardown();
+}
+
+TEST_CASE_FIXTURE(bridge_fixture,
+                  "a request that fails validation is answered bad_request "
+                  "and its reason counted in the service's statistics") {
+  auto sb = spawn_service(service_defaults());
+  std::uint16_t slot = 0;
+  auto cb = spawn_client(client_defaults(), &slot);
+  call(1, cb, 66, to_bytes("misaligned"));
+  call(2, cb, 66, to_bytes("good"));
+  run(); // submitted, not yet taken
+  // The peer's descriptor of request 1 is damaged before the service reads
+  // it: an offset inside the partition but not 64-byte aligned.
+  auto& e = region->entry_at(submitted_head());
+  e.payload_offset += 8;
+  wake(sb);
+  run();
+  wake(cb);
+  run();
+  check_error(1, amp_errc::bad_request);
+  check_ok(2, to_bytes("good"));
+  const auto ss = stats(sb);
+  REQUIRE(ss.rejected.size() == 1);
+  CHECK(ss.rejected[0].first == "payload offset not 64-byte aligned");
+  CHECK(ss.rejected[0].second == 1);
   CHECK(all_entries_free());
   teardown();
 }
