@@ -42,31 +42,35 @@ using kv_store_actor = caf::typed_actor<
     caf::replies_to<kv_put_atom, std::string, std::string>::with<void>,
     caf::replies_to<kv_del_atom, std::string>::with<bool>>;
 
-struct kv_store_state {
-  std::unordered_map<std::string, std::string> map;
-  static constexpr const char* name = "kv_store.store";
-};
+class kv_store final : public kv_store_actor::base {
+public:
+  explicit kv_store(caf::actor_config& cfg) : kv_store_actor::base(cfg) {}
 
-kv_store_actor::behavior_type
-kv_store(kv_store_actor::stateful_pointer<kv_store_state> self) {
-  return {
-      // -> found, value
-      [self](kv_get_atom,
-             const std::string& key) -> caf::result<bool, std::string> {
-        auto i = self->state.map.find(key);
-        if (i == self->state.map.end())
-          return {false, std::string{}};
-        return {true, i->second};
-      },
-      [self](kv_put_atom, std::string& key, std::string& value) {
-        self->state.map.insert_or_assign(std::move(key), std::move(value));
-      },
-      // -> whether there was one to delete
-      [self](kv_del_atom, const std::string& key) {
-        return self->state.map.erase(key) > 0;
-      },
-  };
-}
+  behavior_type make_behavior() override {
+    return {
+        // -> found, value
+        [this](kv_get_atom,
+               const std::string& key) -> caf::result<bool, std::string> {
+          auto i = map_.find(key);
+          if (i == map_.end())
+            return {false, std::string{}};
+          return {true, i->second};
+        },
+        [this](kv_put_atom, std::string& key, std::string& value) {
+          map_.insert_or_assign(std::move(key), std::move(value));
+        },
+        // -> whether there was one to delete
+        [this](kv_del_atom, const std::string& key) {
+          return map_.erase(key) > 0;
+        },
+    };
+  }
+
+  const char* name() const override { return "kv_store.store"; }
+
+private:
+  std::unordered_map<std::string, std::string> map_;
+};
 
 /// Shared by a row and its copies: gives every worker in an actor system
 /// the same store, spawning it for the first. It holds the store weakly:
@@ -80,7 +84,7 @@ public:
     auto& weak = stores_[&sys];
     auto store = caf::actor_cast<kv_store_actor>(weak);
     if (!store) {
-      store = sys.spawn(kv_store);
+      store = sys.spawn<kv_store>();
       weak = caf::actor_cast<caf::weak_actor_ptr>(store);
     }
     return store;

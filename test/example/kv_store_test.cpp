@@ -120,15 +120,18 @@ struct kv_fixture {
     x.j.data = x.buffer.data();
     x.j.length = static_cast<std::uint32_t>(payload.size());
     x.j.capacity = capacity;
-    auto* xp = &x;
-    auto r = sys.spawn([worker, xp](caf::event_based_actor* self) {
-      self->request(worker, caf::infinite, xp->j).then([xp](job_result res) {
-        ++xp->answers;
-        xp->result = res;
-        xp->response =
-            xp->bytes(std::min<std::size_t>(res.length, xp->buffer.size()));
-      });
-    });
+    // (Arguments, not captures: CAF 0.17 dereferences a null pointer when it
+    // spawns a function without arguments; UBSan reports it.)
+    auto r = sys.spawn(
+        [](caf::event_based_actor* self, service_actor w, exchange* xp) {
+          self->request(w, caf::infinite, xp->j).then([xp](job_result res) {
+            ++xp->answers;
+            xp->result = res;
+            xp->response =
+                xp->bytes(std::min<std::size_t>(res.length, xp->buffer.size()));
+          });
+        },
+        worker, &x);
     x.requester = r.address();
     return x;
   }
