@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
 #include <caf/all.hpp>
 
@@ -34,7 +35,12 @@ struct service_entry {
   std::uint32_t id = 0;
   const char* name = "";
   /// Spawns one instance of the service actor (one worker of its pool).
-  service_actor (*spawn)(caf::actor_system&) = nullptr;
+  /// Called again for every worker the pool starts or replaces, possibly
+  /// from several zones that share one table. A std::function, so that a
+  /// row can carry what its instances share (see make_actor_entry); whatever
+  /// it captures lives as long as the row and every copy of it (a strong
+  /// actor handle captured here would keep that actor alive as long).
+  std::function<service_actor(caf::actor_system&)> spawn;
   /// The same work as a plain function, for running trivial services inline
   /// in the bridge (nullptr: always go through the actor).
   job_result (*run_inline)(job&) = nullptr;
@@ -49,6 +55,20 @@ service_entry make_entry(bool inline_ok) {
     return sys.spawn<Service>();
   };
   e.run_inline = inline_ok ? &Service::process : nullptr;
+  return e;
+}
+
+/// The row of any actor class implementing service_actor, whose instances
+/// are spawned as `sys.spawn<Service>(args...)` with copies of `args`
+/// (kept in the row). `name` must outlive the row (a string literal). The
+/// table it goes into gives it its id; it never runs inline.
+template <class Service, class... Ts>
+service_entry make_actor_entry(const char* name, Ts... args) {
+  service_entry e;
+  e.name = name;
+  e.spawn = [args...](caf::actor_system& sys) -> service_actor {
+    return sys.spawn<Service>(args...);
+  };
   return e;
 }
 
