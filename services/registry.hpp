@@ -11,6 +11,7 @@ namespace hyperamp::services {
 using vocab::basic_service;
 using vocab::job;
 using vocab::job_result;
+using vocab::make_actor_entry;
 using vocab::make_entry;
 using vocab::service_actor;
 using vocab::service_entry;
