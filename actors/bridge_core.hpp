@@ -108,13 +108,22 @@ protected:
 
   /// The take-a-batch loop: calls take(buf.data(), buf.size()) and
   /// handle(item) for each item taken until the port runs dry. A port that
-  /// found damage repaired it and says `corrupt`: take again.
+  /// found damage repaired it and says `corrupt`: take again, but not
+  /// forever: damage that a repair does not clear (the peer keeps writing
+  /// garbage) ends the loop after a second try; the next wake or tick
+  /// tries again.
   template <class T, class Take, class Handle>
   void drain(std::vector<T>& buf, Take take, Handle handle) {
+    int repaired_in_a_row = 0;
     for (;;) {
       const shm::batch_result r = take(buf.data(), buf.size());
       for (std::size_t i = 0; i < r.count; ++i)
         handle(buf[i]);
+      if (r.st == shm::status::corrupt && r.count == 0 &&
+          ++repaired_in_a_row > 1)
+        return;
+      if (r.st != shm::status::corrupt)
+        repaired_in_a_row = 0;
       if (r.st != shm::status::ok && r.st != shm::status::corrupt)
         return;
     }

@@ -122,7 +122,9 @@ void finish_batch(client_ptr self, const std::shared_ptr<load_run>& run,
 /// Sends the next batch of `run` if the budget has room for one.
 bool send_batch(client_ptr self, const std::shared_ptr<load_run>& run) {
   auto& st = self->state;
-  const std::size_t chunk = std::max<std::size_t>(1, st.budget / 2);
+  const std::size_t chunk = run->spec.batch > 0
+                                ? run->spec.batch
+                                : std::max<std::size_t>(1, st.budget / 2);
   const std::size_t n = std::min({chunk, run->spec.count - run->next, st.room(),
                                   st.budget - run->in_flight});
   if (n == 0)

@@ -32,6 +32,8 @@ struct load_spec {
   std::uint32_t service_id = 0;
   bytes data;
   std::size_t count = 0;
+  /// Requests per batch call; 0: half the budget (two batches overlap).
+  std::size_t batch = 0;
 };
 
 /// Spawns a client actor talking to `bridge`, with a budget of
@@ -42,9 +44,9 @@ struct load_spec {
 ///       a batch, forwarded as one message; every request of it
 ///       `overloaded` at once when it does not fit in what is left
 ///   (run_atom, load_spec) -> outcomes
-///       a whole load, sent as batch calls of max_in_flight / 2 requests
-///       (two overlap) within the budget; an outcome's latency is its
-///       batch's round trip
+///       a whole load, sent as batch calls of load_spec::batch requests
+///       (default max_in_flight / 2: two overlap) within the budget; an
+///       outcome's latency is its batch's round trip
 caf::actor spawn_client_actor(caf::actor_system& sys, caf::actor bridge,
                               std::uint32_t max_in_flight);
 

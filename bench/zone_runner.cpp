@@ -99,9 +99,9 @@ caf::actor spawn_client_actor(caf::actor_system& sys, const caf::actor& bridge,
 /// Asks client actor `a` to run `n` requests of `data` for `service_id`.
 handle send_load(caf::scoped_actor& self, const caf::actor& a, std::size_t n,
                  std::uint32_t service_id,
-                 const std::vector<std::uint8_t>& data) {
+                 const std::vector<std::uint8_t>& data, std::size_t batch) {
   return self->request(a, caf::infinite, actors::run_atom::value,
-                       actors::load_spec{service_id, data, n});
+                       actors::load_spec{service_id, data, n, batch});
 }
 
 /// Waits for the answer to a load and counts it into `r`; a response must
@@ -233,8 +233,8 @@ private:
   }
 
   void send(std::size_t a, std::size_t n) {
-    out_.emplace_back(a,
-                      send_load(self_, clients_[a], n, p_.service_id, data_));
+    out_.emplace_back(a, send_load(self_, clients_[a], n, p_.service_id, data_,
+                                   p_.call_batch));
   }
 
   caf::scoped_actor& self_;

@@ -24,7 +24,9 @@ struct path_config {
   std::uint32_t service_id = 66;
   std::uint32_t payload = 64;
   std::uint32_t actors = 1;
-  std::uint32_t in_flight = 1;
+  std::uint32_t in_flight = 1; ///< each client actor's budget
+  /// Requests per batch call of a client actor; 0: in_flight / 2.
+  std::uint32_t call_batch = 0;
   std::uint32_t entries = 1024;
   std::uint32_t max_clients = 4;
   std::uint64_t payload_size = 8u << 20;
