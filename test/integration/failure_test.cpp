@@ -194,6 +194,9 @@ TEST_CASE("kill -9 of the service: requests aborted for a client that has "
   p.request_ms = 3000;
   p.heartbeat_ms = 10;
   p.peer_dead_ms = 300;
+  // Through the workers: a request stays in service long enough to be
+  // caught there (an inline one is in service only within one drain).
+  p.inline_max = 0;
   zone_env env{p};
   auto svc = env.start_service();
   auto view = shm::region::open(env.region_options());

@@ -413,7 +413,8 @@ std::string timeouts_section(const role_params& p) {
 std::string zone_env::service_text() const {
   return "role = \"service\"\nzone_id = 1\n" +
          region_section(params_, region_) +
-         "[service]\nworkers = " + std::to_string(params_.workers) + "\n" +
+         "[service]\nworkers = " + std::to_string(params_.workers) +
+         "\ninline_max = " + std::to_string(params_.inline_max) + "\n" +
          timeouts_section(params_);
 }
 
