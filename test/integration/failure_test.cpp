@@ -11,6 +11,7 @@
 
 #include "harness.hpp"
 #include "shm/layout.hpp"
+#include "shm/lists.hpp"
 #include "shm/participant.hpp"
 #include "shm/zone_lock.hpp"
 
@@ -194,9 +195,6 @@ TEST_CASE("kill -9 of the service: requests aborted for a client that has "
   p.request_ms = 3000;
   p.heartbeat_ms = 10;
   p.peer_dead_ms = 300;
-  // Through the workers: a request stays in service long enough to be
-  // caught there (an inline one is in service only within one drain).
-  p.inline_max = 0;
   zone_env env{p};
   auto svc = env.start_service();
   auto view = shm::region::open(env.region_options());
@@ -210,31 +208,34 @@ TEST_CASE("kill -9 of the service: requests aborted for a client that has "
                   idle->describe());
   auto load = child::amp({"call", env.client_toml(), "hello", "1", "--threads",
                           "4", "--requests", "200000", "--quiet"});
-  // Catch the service with some of them in service, deterministically: take
-  // the queue lock (as the idle client, slot 1, which is alive: nobody
-  // evicts it) at a moment the in_service list is not empty. The service
-  // cannot complete them without the lock; it dies holding them.
-  shm::zone_lock lock{reg, 1, 0};
-  auto in_service = [&] {
-    return __atomic_load_n(&reg.header().in_service_head, __ATOMIC_ACQUIRE) !=
+  // Put the service in the state where it dies holding requests, without
+  // racing it: freeze it, let the load client's requests pile up in the
+  // submitted list, and move them to in_service as the service's own take
+  // would (under the queue lock, as the idle client of slot 1, which is
+  // alive: nobody evicts it).
+  svc->signal(SIGSTOP);
+  auto submitted = [&] {
+    return __atomic_load_n(&reg.header().submitted_head, __ATOMIC_ACQUIRE) !=
            shm::k_nil;
   };
-  bool caught = false;
   const auto until = clock_type::now() + 60s;
-  while (!caught && !load->exited() && clock_type::now() < until) {
-    load->pump(0ms);
-    for (int spin = 0; spin < 100000 && !in_service(); ++spin)
-      sched_yield();
-    if (in_service() && lock.try_lock()) {
-      caught = in_service();
-      if (!caught)
-        lock.unlock();
-    }
-  }
-  REQUIRE_MESSAGE(caught, load->describe());
-  svc->signal(SIGKILL);
-  const bool reaped = svc->wait(30s);
+  while (!submitted() && !load->exited() && clock_type::now() < until)
+    load->pump(1ms);
+  REQUIRE_MESSAGE(submitted(), load->describe());
+  shm::zone_lock lock{reg, 1, 0};
+  REQUIRE(lock.lock() == shm::status::ok);
+  shm::lists L{reg};
+  std::size_t taken = 0;
+  for (std::uint32_t i = 0;
+       L.pop_front(L.submitted(), i, shm::list_id::in_service) ==
+       shm::status::ok;
+       ++taken)
+    REQUIRE(L.push_back(L.in_service(), i, shm::list_id::in_service) ==
+            shm::status::ok);
+  CHECK(taken > 0);
+  svc->signal(SIGKILL); // it dies frozen, "holding" them
   lock.unlock();
+  const bool reaped = svc->wait(30s);
   REQUIRE(reaped);
   CHECK(svc->term_signal() == SIGKILL);
   REQUIRE_MESSAGE(load->wait(ms(p.request_ms + p.peer_dead_ms) + 60s),
