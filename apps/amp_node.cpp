@@ -1,6 +1,7 @@
 // amp-node: runs one zone (client or service) from a TOML role file.
 // Argument parsing and wiring only; the zone itself is actors/.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -86,14 +87,31 @@ int run_service(caf::actor_system& sys, const config::role_config& cfg) {
   std::cout << "service zone " << cfg.zone_id << " serving " << cfg.region.path
             << " (" << apps::service_list() << "; " << cfg.service.workers
             << " workers per service)" << std::endl;
-  std::promise<int> got;
-  signal_watch watch{[&](int sig) { got.set_value(sig); }};
-  const int sig = got.get_future().get();
-  std::cout << "service zone " << cfg.zone_id << ": signal " << sig
-            << ", shutting down" << std::endl;
+  // Ends on a signal, or when the bridge stops by itself (its zone was
+  // replaced in the region: 0 would be a lie then).
+  std::promise<caf::error> got;
+  std::atomic<bool> ended{false};
+  auto end = [&](caf::error why) {
+    if (!ended.exchange(true))
+      got.set_value(std::move(why));
+  };
+  caf::actor_cast<caf::abstract_actor*>(bridge)->attach_functor(
+      [&end](const caf::error& reason) {
+        end(reason ? reason : caf::make_error(caf::exit_reason::normal));
+      });
+  signal_watch watch{[&](int sig) {
+    std::cout << "service zone " << cfg.zone_id << ": signal " << sig
+              << ", shutting down" << std::endl;
+    end(caf::error{});
+  }};
+  const caf::error why = got.get_future().get();
   caf::anon_send_exit(bridge, caf::exit_reason::user_shutdown);
   sys.await_all_actors_done();
-  return 0;
+  if (!why)
+    return 0;
+  std::cerr << "amp-node: the service zone stopped: " << actors::describe(why)
+            << "\n";
+  return 1;
 }
 
 /// Waits for the service zone and spawns this client zone's bridge; prints

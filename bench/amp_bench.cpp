@@ -775,8 +775,7 @@ const std::vector<std::pair<std::string, void (*)(plan&, const options&)>>
                    {"encrypt", run_encrypt}, {"seed", run_seed},
                    {"floor", run_floor},     {"baseline", run_baseline}};
 
-// -- table and JSON
-// ------------------------------------------------------------
+// -- table and JSON -----------------------------------------------------------
 
 void print_rows(const plan& pl, std::ostream& out) {
   std::vector<std::vector<std::string>> cells = {

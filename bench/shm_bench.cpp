@@ -147,8 +147,7 @@ std::vector<std::size_t> rotated(std::size_t n, int rep) {
   return order;
 }
 
-// -- the result table
-// ------------------------------------------------------------
+// -- the result table ---------------------------------------------------------
 
 /// One line of the table, filled in one repetition at a time.
 struct row {
@@ -1335,8 +1334,7 @@ void write_json(const options& o, const plan& p, const machine_info& m,
     fail(err);
 }
 
-// -- command line and main
-// ------------------------------------------------------
+// -- command line and main ----------------------------------------------------
 
 std::string help_text() {
   const plan& f = k_full_plan;

@@ -22,8 +22,7 @@ bool valid_slot(const region& r, std::uint16_t slot) noexcept {
 
 port::~port() = default;
 
-// -- locked_base
-// ---------------------------------------------------------------
+// -- locked_base --------------------------------------------------------------
 
 locked_base::locked_base(std::shared_ptr<region> r, participant self,
                          const zone_options& o, zone_bells bells)
@@ -42,8 +41,16 @@ void locked_base::repair_after(status st) noexcept {
   queue_.repair();
 }
 
-// -- locked_client_port
-// --------------------------------------------------------
+self_check locked_base::check_own_slot() noexcept {
+  const self_check c = self_.check();
+  if (c == self_check::repaired) {
+    ++counters_.repairs;
+    counters_.reject("this zone's slot word was damaged (put back)");
+  }
+  return c;
+}
+
+// -- locked_client_port -------------------------------------------------------
 
 locked_client_port::locked_client_port(std::shared_ptr<region> r,
                                        participant self, const zone_options& o,
@@ -178,8 +185,7 @@ void locked_client_port::leave() noexcept {
   self_.release();
 }
 
-// -- locked_service_port
-// -------------------------------------------------------
+// -- locked_service_port ------------------------------------------------------
 
 locked_service_port::locked_service_port(std::shared_ptr<region> r,
                                          participant self,
@@ -321,6 +327,13 @@ std::size_t locked_service_port::reap(clock::time_point now) noexcept {
       freed += n;
       clients_.reset(s);
       continue;
+    }
+    // A free slot with a still heartbeat: nobody lives there; zeroed, it
+    // can be claimed again (see the slot protocol).
+    if (clients_.silent_leftover(s, now)) {
+      region_->slot_at(s).heartbeat.store(0, std::memory_order_release);
+      ++counters_.repairs;
+      counters_.reject("a free client slot kept a heartbeat (cleared)");
     }
     // Completions for a client that has left (read without the lock as a
     // hint; reap_departed checks again under it).

@@ -27,6 +27,7 @@ protected:
 
   /// Rebuilds the lists after a batch operation reported `corrupt`.
   void repair_after(status st) noexcept;
+  self_check check_own_slot() noexcept;
 
   std::shared_ptr<region> region_;
   participant self_;
@@ -46,6 +47,7 @@ public:
 
   doorbell& wait_bell() noexcept override { return *bells_.own; }
   void beat() noexcept override { self_.beat(); }
+  self_check check_self() noexcept override { return check_own_slot(); }
   port_counters counters() const override;
   std::uint64_t incidents() const noexcept override {
     return counters_.incidents();
@@ -79,6 +81,7 @@ public:
 
   doorbell& wait_bell() noexcept override { return *bells_.own; }
   void beat() noexcept override { self_.beat(); }
+  self_check check_self() noexcept override { return check_own_slot(); }
   port_counters counters() const override;
   std::uint64_t incidents() const noexcept override {
     return counters_.incidents();

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "shm/layout.hpp"
+#include "shm/participant.hpp"
 #include "shm/status.hpp"
 
 namespace hyperamp::shm {
@@ -81,6 +82,9 @@ public:
   virtual void leave() noexcept = 0;
   /// Tickets are in [0, tickets()).
   virtual std::uint32_t tickets() const noexcept = 0;
+  /// Checks this zone's own place in the region (its slot); a damaged one
+  /// is repaired, a lost one (another zone was given it) ends the zone.
+  virtual self_check check_self() noexcept = 0;
 };
 
 /// A request's room in the region, from acquire() until release().

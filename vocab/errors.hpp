@@ -25,6 +25,7 @@ enum class amp_errc : std::uint8_t {
   too_large = 9,       ///< payload bigger than the client's partition
   shutting_down = 10,  ///< the bridge is stopping
   cannot_start = 11,   ///< a zone could not start; the context says why
+  replaced = 12,       ///< another zone was given this zone's place
 };
 
 /// A cannot_start error whose describe() is `why`.

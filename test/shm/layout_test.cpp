@@ -99,8 +99,7 @@ const std::vector<field> expected_entry = {
     {"reserved1", 56, 8},
 };
 
-// -- what the compiler made of layout.hpp
-// ---------------------------------------
+// -- what the compiler made of layout.hpp -------------------------------------
 
 std::vector<field> actual_header() {
   using h = region_header;

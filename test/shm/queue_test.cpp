@@ -23,8 +23,7 @@ using hyperamp::shm::test::test_region;
 
 namespace {
 
-// -- lock policy adapters
-// -------------------------------------------------------
+// -- lock policy adapters -----------------------------------------------------
 
 struct null_policy {
   using lock_type = null_lock;

@@ -56,8 +56,7 @@ inline std::size_t scaled(std::size_t release, std::size_t tsan) {
   return n;
 }
 
-// -- region files
-// --------------------------------------------------------------
+// -- region files -------------------------------------------------------------
 
 /// "/dev/shm/hyperamp-test-<pid>-<n>-<tag>": unique per process and call.
 inline std::string unique_path(const char* tag = "r") {
@@ -112,8 +111,7 @@ struct test_region {
   region* operator->() const { return r.get(); }
 };
 
-// -- processes
-// -------------------------------------------------------------------
+// -- processes ----------------------------------------------------------------
 
 /// Forks; the child runs `f` and leaves with _exit(f()). Returns the pid.
 template <class F>
