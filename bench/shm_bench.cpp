@@ -714,7 +714,7 @@ private:
   void ring_clients(const std::uint32_t* idx, std::size_t n) {
     std::uint16_t last = 0;
     for (std::size_t j = 0; j < n; ++j) {
-      const std::uint16_t s = r_.entry_at(idx[j]).slot;
+      const std::uint16_t s = shm::tag_of(r_.entry_at(idx[j])).slot;
       if (s == last || s < 1 || s > r_.max_clients())
         continue;
       auto& bell = ringers_[s];

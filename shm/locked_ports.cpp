@@ -78,6 +78,7 @@ std::uint32_t locked_client_port::max_payload() const noexcept {
 port_counters locked_client_port::counters() const {
   auto c = counters_;
   c.evictions += lock_.recoveries();
+  c.repairs += queue_.evicted_mid_operation();
   return c;
 }
 
@@ -206,6 +207,7 @@ std::uint32_t locked_service_port::tickets() const noexcept {
 port_counters locked_service_port::counters() const {
   auto c = counters_;
   c.evictions += lock_.recoveries();
+  c.repairs += queue_.evicted_mid_operation();
   return c;
 }
 
@@ -245,7 +247,7 @@ void locked_service_port::reject(std::uint32_t idx, const char* why) noexcept {
   // Answer it if it names a client slot; otherwise nobody can be answered
   // and it goes back to the free list. Each field is read once.
   const entry& e = region_->entry_at(idx);
-  const std::uint16_t slot = once(e.slot);
+  const std::uint16_t slot = tag_of(e).slot;
   if (!valid_slot(*region_, slot)) {
     orphan_.push_back(idx);
     return;
@@ -306,7 +308,7 @@ std::size_t locked_service_port::abort_predecessor() noexcept {
   // died (taken over) or left in an orderly way with jobs still held.
   auto r = queue_.abort_in_service(idx_.data(), idx_.size());
   for (std::size_t i = 0; i < r.count; ++i) {
-    const std::uint16_t slot = region_->entry_at(idx_[i]).slot;
+    const std::uint16_t slot = tag_of(region_->entry_at(idx_[i])).slot;
     if (valid_slot(*region_, slot))
       mark_ring(slot);
   }

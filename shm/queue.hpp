@@ -98,7 +98,7 @@ public:
     return move_each(idx, n, [&](std::uint32_t i) {
       if (i >= region_->entry_count())
         return status::corrupt;
-      const std::uint16_t s = region_->entry_at(i).slot;
+      const std::uint16_t s = tag_of(region_->entry_at(i)).slot;
       if (s < 1 || s > region_->max_clients())
         return status::corrupt;
       auto st = lists_.unlink(lists_.in_service(), i, list_id::completed);
@@ -182,10 +182,9 @@ public:
       e.done_seq = e.seq;
       e.result_length = 0;
       e.status = static_cast<std::uint32_t>(wire_status::aborted);
-      const std::uint16_t s = e.slot;
+      const std::uint16_t s = tag_of(e).slot;
       if (s < 1 || s > region_->max_clients()) {
-        e.list = static_cast<std::uint16_t>(list_id::free);
-        r.st = lists_.push_back(lists_.free_list(), i, list_id::free);
+        r.st = lists_.push_back(lists_.free_list(), i, list_id::completed);
       } else {
         r.st = lists_.push_back(lists_.completed(s), i, list_id::completed);
       }
@@ -196,6 +195,10 @@ public:
     return r;
   }
 
+  /// Times this queue's holder was evicted in the middle of an operation
+  /// (and repaired afterwards).
+  std::uint64_t evicted_mid_operation() const noexcept { return evicted_; }
+
   /// How many entries each list holds, and whether they are consistent.
   list_census census() noexcept {
     guard g{*this};
@@ -203,14 +206,27 @@ public:
   }
 
 protected:
-  /// Holds the lock for one operation; repairs after a recovery.
+  /// Holds the lock for one operation. Taking it from a dead holder means
+  /// repairing what it left half done. Finding at the end that we lost it
+  /// (we were stopped, declared dead and evicted mid-operation, and then
+  /// resumed) means our last writes may have landed on lists somebody else
+  /// had repaired: take it again and repair. Tags cannot have been wrongly
+  /// changed (each is a CAS from what we saw), so the repair restores every
+  /// list from them.
   struct guard {
     queue& q;
     explicit guard(queue& self) noexcept : q(self) {
       if (q.lock_->lock() == status::recovered)
         q.lists_.repair();
     }
-    ~guard() { q.lock_->unlock(); }
+    ~guard() {
+      if (q.lock_->unlock())
+        return;
+      ++q.evicted_;
+      q.lock_->lock();
+      q.lists_.repair();
+      q.lock_->unlock();
+    }
   };
 
   /// reap_client's work; the caller holds the lock.
@@ -219,10 +235,10 @@ protected:
     const auto client = static_cast<std::uint16_t>(list_id::client);
     const auto sub = static_cast<std::uint16_t>(list_id::submitted);
     for (std::uint32_t i = 0; i < region_->entry_count(); ++i) {
-      entry& e = region_->entry_at(i);
-      if (e.slot != slot || (e.list != client && e.list != sub))
+      const entry_tag t = tag_of(region_->entry_at(i));
+      if (t.slot != slot || (t.list != client && t.list != sub))
         continue;
-      if (e.list == sub && lists_.unlink(lists_.submitted(), i, list_id::client,
+      if (t.list == sub && lists_.unlink(lists_.submitted(), i, list_id::client,
                                          slot) != status::ok)
         continue;
       freed += lists_.push_back(lists_.free_list(), i, list_id::client, slot) ==
@@ -268,6 +284,7 @@ protected:
   region* region_;
   Lock* lock_;
   lists lists_;
+  std::uint64_t evicted_ = 0; ///< times we were evicted mid-operation
 };
 
 } // namespace hyperamp::shm

@@ -144,7 +144,8 @@ void region::initialise(std::uint8_t* mem, const geometry& g) {
   for (std::uint32_t i = 0; i < g.entry_count; ++i) {
     es[i].prev = i == 0 ? k_nil : i - 1;
     es[i].next = i + 1 == g.entry_count ? k_nil : i + 1;
-    es[i].list = static_cast<std::uint16_t>(list_id::free);
+    es[i].tag =
+        pack(entry_tag{static_cast<std::uint16_t>(list_id::free), 0, 0});
   }
   h->free_head = 0;
   h->free_tail = g.entry_count - 1;

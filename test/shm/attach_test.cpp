@@ -24,6 +24,10 @@
 #include <vector>
 
 using namespace hyperamp::shm;
+using hyperamp::shm::test::list_of;
+using hyperamp::shm::test::set_list;
+using hyperamp::shm::test::set_slot;
+using hyperamp::shm::test::slot_of;
 using namespace std::chrono_literals;
 namespace t = hyperamp::shm::test;
 
@@ -84,7 +88,7 @@ std::string bad_magic(const std::string& p) {
 std::string bad_version(const std::string& p) {
   make_and_edit(p, [](region& r) { r.header().layout_version = 7; });
   return expect_error(region::open(attach_opts(p)), open_error::bad_version, p,
-                      "has layout version 7, this build speaks version 1");
+                      "has layout version 7, this build speaks version 2");
 }
 
 std::string shorter_than_header(const std::string& p) {
@@ -377,7 +381,7 @@ TEST_CASE("attach: a READY region is never re-initialised") {
     CHECK(other.entry_at(mine[2]).seq == 0xC0FFEE);
     CHECK(std::memcmp(other.payload(), "marker", 6) == 0);
     CHECK(other.header().free_head == free_head);
-    CHECK(other.entry_at(mine[0]).list ==
+    CHECK(list_of(other.entry_at(mine[0])) ==
           static_cast<std::uint16_t>(list_id::client));
   };
   SUBCASE("auto_ while the creator is mapped") {
