@@ -62,6 +62,8 @@ public:
   batch_result take_completed(completion* out, std::size_t n) noexcept override;
   void release(const std::uint32_t* tickets, std::size_t n) noexcept override;
   bool peer_up(clock::time_point now) noexcept override;
+  bool lost(std::uint32_t ticket) noexcept override;
+  std::size_t sweep() noexcept override;
 
   std::uint16_t slot() const noexcept;
   std::uint32_t epoch() const noexcept { return self_.epoch(); }
@@ -108,8 +110,13 @@ private:
   void publish() noexcept;
   void mark_ring(std::uint16_t slot) noexcept;
 
+  /// reap()'s sweep over the tags: orphaned work and entries.
+  std::size_t sweep() noexcept;
+
   liveness_monitor clients_;
-  std::vector<taken> taken_;          ///< by ticket
+  std::vector<taken> taken_;                     ///< by ticket
+  std::vector<bool> departed_;                   ///< sweep's scratch, by slot
+  std::vector<std::uint32_t> orphan_in_service_; ///< sweep's scratch
   std::vector<std::uint32_t> done_;   ///< entries whose completion is written
   std::vector<std::uint16_t> ring_;   ///< client slots to ring
   std::vector<std::uint32_t> orphan_; ///< entries nobody can be answered for
