@@ -29,7 +29,7 @@ enum class kind {
 enum class text_rule {
   any,
   non_empty,
-  name, // non-empty, no control characters
+  name, // non-empty, no control characters, at most 63 bytes
 };
 
 // A key's value: numbers in `number`, strings and choices in `text`.

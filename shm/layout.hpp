@@ -110,9 +110,12 @@ struct region_header {
   std::uint32_t slot_size;               // 96  == sizeof(slot), set at init
   std::uint32_t slots_offset;            // 100
   std::uint64_t partition_size;          // 104 payload bytes per client slot
-  std::uint8_t reserved1[16];            // 112
-  // -- lines 2-3: reserved for growth (compat mode, per-actor queues) ------
-  std::uint8_t reserved2[128]; // 128
+  std::uint64_t corrupt_found;           // 112 damage found (any zone, atomic)
+  std::uint64_t repairs;                 // 120 lists rebuilt (under queue_lock)
+  // -- line 2: identity, written once by the creator before READY ---------
+  char channel[64]; // 128 channel name, NUL-terminated (at most 63 bytes)
+  // -- line 3: reserved for growth ------------------------------------------
+  std::uint8_t reserved2[64]; // 192
 };
 
 /// One participant slot: 192 bytes, three cache lines, one writer each.
@@ -189,8 +192,10 @@ static_assert(offsetof(region_header, in_service_tail) == 92);
 static_assert(offsetof(region_header, slot_size) == 96);
 static_assert(offsetof(region_header, slots_offset) == 100);
 static_assert(offsetof(region_header, partition_size) == 104);
-static_assert(offsetof(region_header, reserved1) == 112);
-static_assert(offsetof(region_header, reserved2) == 128);
+static_assert(offsetof(region_header, corrupt_found) == 112);
+static_assert(offsetof(region_header, repairs) == 120);
+static_assert(offsetof(region_header, channel) == 128);
+static_assert(offsetof(region_header, reserved2) == 192);
 
 static_assert(sizeof(slot) == 3 * k_cache_line && alignof(slot) == 8,
               "a slot is three cache lines, one per writer");

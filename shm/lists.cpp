@@ -199,6 +199,8 @@ std::size_t lists::walk(list_ref l, bool& ok) noexcept {
 }
 
 std::size_t lists::repair() noexcept {
+  // Counted in the region, for `amp-node inspect` (the lock is held).
+  ++region_->header().repairs;
   auto reset = [](list_ref l) { *l.head = *l.tail = k_nil; };
   reset(free_list());
   reset(submitted());

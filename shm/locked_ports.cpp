@@ -44,6 +44,8 @@ locked_base::locked_base(std::shared_ptr<region> r, participant self,
 void locked_base::repair_after(status st) noexcept {
   if (st != status::corrupt)
     return;
+  // Counted in the region too, for `amp-node inspect`.
+  __atomic_fetch_add(&region_->header().corrupt_found, 1, __ATOMIC_RELAXED);
   ++counters_.corrupt;
   ++counters_.repairs;
   queue_.repair();
@@ -198,8 +200,8 @@ bool locked_client_port::lost(std::uint32_t ticket) noexcept {
   const auto is = [&t](list_id l) {
     return t.list == static_cast<std::uint16_t>(l);
   };
-  if (t.slot == slot() && (is(list_id::submitted) ||
-                           is(list_id::in_service) || is(list_id::completed)))
+  if (t.slot == slot() && (is(list_id::submitted) || is(list_id::in_service) ||
+                           is(list_id::completed)))
     return false;
   if (t.slot == slot() && is(list_id::client))
     queue_.release(slot(), &ticket, 1); // ours to give back

@@ -64,8 +64,10 @@ const std::vector<field> expected_header = {
     {"slot_size", 96, 4},
     {"slots_offset", 100, 4},
     {"partition_size", 104, 8},
-    {"reserved1", 112, 16},
-    {"reserved2", 128, 128},
+    {"corrupt_found", 112, 8},
+    {"repairs", 120, 8},
+    {"channel", 128, 64},
+    {"reserved2", 192, 64},
 };
 
 const std::vector<field> expected_slot = {
@@ -113,7 +115,8 @@ std::vector<field> actual_header() {
       HA_FIELD(h, submitted_tail),  HA_FIELD(h, in_service_head),
       HA_FIELD(h, in_service_tail), HA_FIELD(h, slot_size),
       HA_FIELD(h, slots_offset),    HA_FIELD(h, partition_size),
-      HA_FIELD(h, reserved1),       HA_FIELD(h, reserved2),
+      HA_FIELD(h, corrupt_found),   HA_FIELD(h, repairs),
+      HA_FIELD(h, channel),         HA_FIELD(h, reserved2),
   };
 }
 
