@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <future>
 #include <iostream>
+#include <mutex>
 #include <poll.h>
 #include <sstream>
 #include <thread>
@@ -19,9 +21,12 @@
 #include "actors/fwd.hpp"
 #include "actors/zone.hpp"
 #include "apps/cli.hpp"
+#include "apps/inspect_view.hpp"
 #include "apps/wiring.hpp"
 #include "config/role.hpp"
 #include "services/registry.hpp"
+#include "shm/inspect.hpp"
+#include "shm/region.hpp"
 
 using namespace hyperamp;
 using apps::command;
@@ -317,6 +322,47 @@ int run_client_lines(caf::actor_system& sys, const config::role_config& cfg) {
   return failures == 0 ? 0 : 1;
 }
 
+/// amp-node inspect: looks (read-only) once, or every --watch seconds
+/// until a signal. Exit code of the last look (see amp-node help inspect).
+int run_inspect(const config::role_config& cfg, const apps::options& o) {
+  auto ro = apps::region_options(cfg);
+  ro.read_only = true;
+  ro.create = shm::create_mode::attach;
+  ro.attach_timeout = std::chrono::milliseconds(0);
+  ro.channel.clear(); // shown, not enforced: the point is to look
+  std::mutex m;
+  std::condition_variable cv;
+  bool stop = false;
+  signal_watch signals{[&](int) {
+    std::lock_guard<std::mutex> g{m};
+    stop = true;
+    cv.notify_all();
+  }};
+  int rc = 0;
+  for (;;) {
+    auto r = shm::region::open(ro);
+    if (!r) {
+      std::cerr << "amp-node inspect: " << r.message << "\n";
+      rc = 1;
+    } else {
+      auto v = shm::inspect(*r.value);
+      shm::sample_heartbeats(*r.value, v, std::chrono::milliseconds(200));
+      rc = v.lists.consistent ? 0 : 1;
+      if (o.json)
+        std::cout << apps::render_json(v, cfg.channel).dump() << std::endl;
+      else
+        std::cout << apps::render_text(v, cfg.channel) << std::flush;
+    }
+    if (!o.watch)
+      return rc;
+    std::unique_lock<std::mutex> g{m};
+    if (cv.wait_for(g, std::chrono::seconds(*o.watch), [&] { return stop; }))
+      return rc;
+    if (!o.json)
+      std::cout << "\n";
+  }
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -342,6 +388,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   block_signals(); // before CAF starts threads: they inherit the mask
+  if (o.cmd == command::inspect)
+    return run_inspect(cfg, o);
   int rc = 0;
   {
     auto caf_cfg = apps::caf_config(cfg);

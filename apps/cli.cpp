@@ -26,7 +26,9 @@ Usage:
   amp-node serve <role.toml> [--workers N]
   amp-node call <role.toml> <data|@file|hex:HEX> <service_id>
                 [--threads N] [--requests M] [--json] [--quiet]
-  amp-node help [serve|call|aliases]  more about a command
+  amp-node inspect <role.toml> [--json] [--watch SECONDS]
+                                      look at the region without joining it
+  amp-node help [serve|call|inspect|aliases]  more about a command
 
 Aliases of hvisor-tool's commands (as subcommands or as the program name):
   hyper_amp_test <cfg> <data> <service_id>
@@ -62,6 +64,26 @@ succeeded.
 data:    a literal string; @file reads the file (if it starts with "hex:" it
          is hex, one trailing newline stripped); hex:HEX decodes HEX.
 Example: amp-node call config/client.toml hello 1   -> 164e2c2f12
+)";
+
+const char* k_inspect =
+    R"(amp-node inspect <role.toml> [--json] [--watch SECONDS]
+
+Looks at the region of the role file without joining it: maps it read-only,
+takes no slot and no lock, writes nothing. Shows the header and geometry,
+the channel, the lock word and its holder, each list's length and whether
+the lists are consistent, the entries by the list their tag names, every
+slot in use (zone, pid, epoch, entries it holds, and whether its heartbeat
+moved during a 200 ms look), and the counters of damage found, repairs and
+lock recoveries. The snapshot is taken without the lock: a list changing at
+that moment can look inconsistent once; look again.
+
+--json      one JSON object (with --watch: one per line)
+--watch S   look again every S seconds (1..86400) until SIGINT or SIGTERM
+
+Exit codes: 0 the lists are consistent, 1 they are not, or the region
+cannot be opened (it does not exist, is not a hyperamp region, ...),
+2 bad arguments or configuration. With --watch: the last look's.
 )";
 
 const char* k_aliases = R"(Aliases kept for scripts written for hvisor-tool:
@@ -170,7 +192,7 @@ options parse_command(const std::string& name,
   // The options of the client aliases are call's, and so named in errors.
   const std::string label = client ? "call" : name;
   const std::string topic =
-      name == "serve" || name == "call" ? name : "aliases";
+      name == "serve" || name == "call" || name == "inspect" ? name : "aliases";
   options help;
   help.help_topic = is_alias(name) ? "aliases" : name;
   // The client aliases fix the load: --threads and --requests contradict
@@ -187,11 +209,15 @@ options parse_command(const std::string& name,
               {"--requests", 100000000, &options::requests}};
     if (name == "serve")
       return {{"--workers", 256, &options::workers}};
+    if (name == "inspect")
+      return {{"--watch", 86400, &options::watch}};
     return {};
   }();
   const auto flags = [&]() -> std::vector<flag_option> {
     if (client)
       return {{"--json", &options::json}, {"--quiet", &options::quiet}};
+    if (name == "inspect")
+      return {{"--json", &options::json}};
     return {};
   }();
 
@@ -299,6 +325,8 @@ options parse_command(const std::string& name,
                        : *o.threads;
     }
     o.service_id = parse_count(arg(2), "service_id", 0, 0xFFFFFFFFu);
+  } else if (name == "inspect") {
+    o.cmd = command::inspect;
   } else {
     o.cmd = command::serve;
     if (name == "hyper_amp_service_test_mt" && pos[1]->count() > 0)
@@ -433,22 +461,22 @@ options parse(const std::vector<std::string>& args) {
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
     o.help_topic = tail.empty() ? "" : tail[0];
     if (!o.help_topic.empty() && o.help_topic != "serve" &&
-        o.help_topic != "call" && o.help_topic != "aliases" &&
-        !is_alias(o.help_topic))
+        o.help_topic != "call" && o.help_topic != "inspect" &&
+        o.help_topic != "aliases" && !is_alias(o.help_topic))
       throw cli_error("help: unknown topic '" + o.help_topic + "'");
     return o;
   }
-  if (cmd == "serve" || cmd == "call" || is_alias(cmd))
+  if (cmd == "serve" || cmd == "call" || cmd == "inspect" || is_alias(cmd))
     return parse_command(cmd, tail);
   if (cmd.size() > 1 && cmd[0] == '-')
     throw cli_error("unknown option '" + cmd + "' (try amp-node --help)");
   if (!tail.empty())
     throw cli_error("unknown subcommand '" + cmd +
-                    "' (expected serve, call, help or a role file)");
+                    "' (expected serve, call, inspect, help or a role file)");
   if (cmd.find(".toml") == std::string::npos &&
       cmd.find('/') == std::string::npos)
     throw cli_error("unknown subcommand '" + cmd +
-                    "' (expected serve, call, help or a role file)");
+                    "' (expected serve, call, inspect, help or a role file)");
   o.cmd = command::run;
   o.role_file = cmd;
   return o;
@@ -459,6 +487,8 @@ std::string help(const std::string& topic) {
     return k_serve;
   if (topic == "call")
     return k_call;
+  if (topic == "inspect")
+    return k_inspect;
   if (topic == "aliases" || is_alias(topic))
     return k_aliases;
   return k_overview;

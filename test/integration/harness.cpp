@@ -462,7 +462,8 @@ std::string zone_env::service_text() const {
   return "role = \"service\"\nzone_id = 1\n" +
          region_section(params_, region_) +
          "[service]\nworkers = " + std::to_string(params_.workers) +
-         "\ninline_max = " + std::to_string(params_.inline_max) + "\n" +
+         "\ninline_max = " + std::to_string(params_.inline_max) +
+         "\nbatch = " + std::to_string(params_.batch) + "\n" +
          timeouts_section(params_);
 }
 

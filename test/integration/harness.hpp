@@ -145,6 +145,7 @@ struct role_params {
   std::uint32_t max_clients = 256;
   std::uint32_t workers = 4;
   std::uint32_t inline_max = 4096; ///< service.inline_max (0: always workers)
+  std::uint32_t batch = 32;        ///< service.batch (at most entries)
   std::uint32_t actors = 1;
   std::uint32_t max_in_flight = 8;
   std::uint32_t max_message = 256;
