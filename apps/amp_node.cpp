@@ -8,8 +8,10 @@
 #include <cstdio>
 #include <future>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <poll.h>
+#include <random>
 #include <sstream>
 #include <thread>
 #include <unistd.h>
@@ -133,48 +135,84 @@ caf::actor start_client_zone(caf::actor_system& sys,
 }
 
 struct call_summary {
-  std::size_t ok = 0, failed = 0;
+  std::size_t requests = 0, ok = 0, failed = 0;
   double total_ms = 0;
   double p50_us = 0, p99_us = 0;
+  /// Failures by their description (a handful of kinds at most).
+  std::map<std::string, std::size_t> errors;
 };
 
-double percentile(std::vector<std::int64_t> v, double p) {
-  if (v.empty())
-    return 0;
-  std::sort(v.begin(), v.end());
-  auto i = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1));
-  return static_cast<double>(v[i]) / 1000.0;
-}
+/// Per-request output (lines or JSON results) is kept in memory until the
+/// end; beyond this many requests only --quiet (a summary) is taken.
+constexpr std::size_t k_max_listed = 1'000'000;
+/// Without per-request output, each actor's share is run in rounds of at
+/// most this many requests, so memory stays bounded for any --requests.
+constexpr std::size_t k_round = 65'536;
+
+/// Latencies for the percentiles: all of them up to k_max_listed, then a
+/// uniform sample of that size (reservoir sampling, fixed seed).
+class latency_sample {
+public:
+  void add(std::int64_t ns) {
+    ++seen_;
+    if (v_.size() < k_max_listed) {
+      v_.push_back(ns);
+      return;
+    }
+    const std::uint64_t j = rng_() % seen_;
+    if (j < v_.size())
+      v_[j] = ns;
+  }
+  double percentile(double p) {
+    if (v_.empty())
+      return 0;
+    auto i = static_cast<std::size_t>(p * static_cast<double>(v_.size() - 1));
+    std::nth_element(v_.begin(), v_.begin() + static_cast<std::ptrdiff_t>(i),
+                     v_.end());
+    return static_cast<double>(v_[i]) / 1000.0;
+  }
+
+private:
+  std::vector<std::int64_t> v_;
+  std::uint64_t seen_ = 0;
+  std::mt19937_64 rng_{42};
+};
 
 void print_call(const apps::options& o, const actors::outcomes& all,
                 const call_summary& s) {
   const double rps = s.total_ms > 0
-                         ? 1000.0 * static_cast<double>(all.size()) / s.total_ms
+                         ? 1000.0 * static_cast<double>(s.requests) / s.total_ms
                          : 0;
   if (o.json) {
-    nlohmann::ordered_json results = nlohmann::ordered_json::array();
-    for (std::size_t i = 0; i < all.size(); ++i) {
-      const auto& r = all[i];
-      nlohmann::ordered_json one;
-      one["index"] = i;
-      one["ok"] = r.ok;
-      one["latency_us"] = static_cast<double>(r.latency_ns) / 1e3;
-      if (r.ok) {
-        one["hex"] = apps::to_hex(r.data);
-        one["text"] = apps::render_payload(r.data);
-      } else
-        one["error"] = actors::describe(r.error);
-      results.push_back(std::move(one));
-    }
     nlohmann::ordered_json j;
-    j["requests"] = all.size();
+    j["requests"] = s.requests;
     j["ok"] = s.ok;
     j["failed"] = s.failed;
     j["total_ms"] = s.total_ms;
     j["requests_per_s"] = rps;
     j["p50_us"] = s.p50_us;
     j["p99_us"] = s.p99_us;
-    j["results"] = std::move(results);
+    nlohmann::ordered_json errors = nlohmann::ordered_json::object();
+    for (const auto& [why, n] : s.errors)
+      errors[why] = n;
+    j["errors"] = std::move(errors);
+    if (!o.quiet) {
+      nlohmann::ordered_json results = nlohmann::ordered_json::array();
+      for (std::size_t i = 0; i < all.size(); ++i) {
+        const auto& r = all[i];
+        nlohmann::ordered_json one;
+        one["index"] = i;
+        one["ok"] = r.ok;
+        one["latency_us"] = static_cast<double>(r.latency_ns) / 1e3;
+        if (r.ok) {
+          one["hex"] = apps::to_hex(r.data);
+          one["text"] = apps::render_payload(r.data);
+        } else
+          one["error"] = actors::describe(r.error);
+        results.push_back(std::move(one));
+      }
+      j["results"] = std::move(results);
+    }
     // Invalid UTF-8 (none is expected: text is printable ASCII) as U+FFFD.
     std::cout << j.dump(-1, ' ', false,
                         nlohmann::ordered_json::error_handler_t::replace)
@@ -191,24 +229,33 @@ void print_call(const apps::options& o, const actors::outcomes& all,
         std::cout << "[" << i << "] failed: " << actors::describe(r.error)
                   << "\n";
     }
-  std::cout << all.size() << " requests: " << s.ok << " ok, " << s.failed
+  std::cout << s.requests << " requests: " << s.ok << " ok, " << s.failed
             << " failed; total " << s.total_ms << " ms, " << rps
             << " requests/s; latency p50 " << s.p50_us << " us, p99 "
             << s.p99_us << " us" << std::endl;
+  for (const auto& [why, n] : s.errors)
+    std::cout << "  " << n << " failed: " << why << "\n";
 }
 
 int run_call(caf::actor_system& sys, const config::role_config& cfg,
              const apps::options& o) {
   actors::bytes payload;
+  const std::uint32_t threads = o.threads.value_or(1);
+  const std::uint32_t requests = o.requests.value_or(threads);
+  const bool listed = !o.quiet;
   try {
+    if (listed && requests > k_max_listed)
+      throw apps::cli_error(
+          "--requests " + std::to_string(requests) +
+          " would list every result; more than " +
+          std::to_string(k_max_listed) +
+          " requests need --quiet (a summary only, in bounded memory)");
     payload = apps::decode_payload(
         o.data, apps::max_message_limit(cfg.client.max_message, cfg.source));
   } catch (const apps::cli_error& e) {
     std::cerr << "amp-node: call: " << e.what() << "\n";
     return 2;
   }
-  const std::uint32_t threads = o.threads.value_or(1);
-  const std::uint32_t requests = o.requests.value_or(threads);
   auto bridge = start_client_zone(sys, cfg);
   if (!bridge)
     return 1;
@@ -216,43 +263,68 @@ int run_call(caf::actor_system& sys, const config::role_config& cfg,
     caf::anon_send_exit(bridge, caf::exit_reason::user_shutdown);
   }};
   // Request i goes to actor i % threads; each actor generates its share as
-  // its budget allows.
-  std::vector<std::size_t> share(threads, requests / threads);
+  // its budget allows, in rounds when nothing is listed.
+  std::vector<std::size_t> left(threads, requests / threads);
   for (std::uint32_t t = 0; t < requests % threads; ++t)
-    ++share[t];
+    ++left[t];
   std::vector<caf::actor> clients;
   for (std::uint32_t t = 0; t < threads; ++t)
     clients.push_back(
         actors::spawn_client_actor(sys, bridge, cfg.client.max_in_flight));
   caf::scoped_actor self{sys};
-  const auto t0 = clock_type::now();
-  std::vector<caf::response_handle<caf::blocking_actor, caf::message, true>>
-      handles;
-  for (std::uint32_t t = 0; t < threads; ++t)
-    handles.push_back(
-        self->request(clients[t], caf::infinite, actors::run_atom::value,
-                      actors::load_spec{o.service_id, payload, share[t]}));
-  actors::outcomes all(requests);
-  for (std::uint32_t t = 0; t < threads; ++t)
-    handles[t].receive(
-        [&](actors::outcomes& got) {
-          for (auto& r : got)
-            all[r.index * threads + t] = std::move(r);
-        },
-        [&](caf::error& e) {
-          for (std::size_t k = 0; k < share[t]; ++k)
-            all[k * threads + t].error = e;
-        });
   call_summary s;
+  latency_sample lat;
+  actors::outcomes all(listed ? requests : 0);
+  std::vector<std::size_t> done(threads, 0); // requests finished, per actor
+  const auto t0 = clock_type::now();
+  auto last_progress = t0;
+  for (bool more = requests > 0; more;) {
+    std::vector<std::size_t> n(threads);
+    std::vector<caf::response_handle<caf::blocking_actor, caf::message, true>>
+        handles;
+    for (std::uint32_t t = 0; t < threads; ++t) {
+      n[t] = listed ? left[t] : std::min(left[t], k_round);
+      handles.push_back(
+          self->request(clients[t], caf::infinite, actors::run_atom::value,
+                        actors::load_spec{o.service_id, payload, n[t]}));
+    }
+    for (std::uint32_t t = 0; t < threads; ++t) {
+      auto record = [&](std::size_t k, actors::call_outcome& r) {
+        (r.ok ? s.ok : s.failed)++;
+        if (!r.ok)
+          ++s.errors[actors::describe(r.error)];
+        lat.add(r.latency_ns);
+        if (listed)
+          all[(done[t] + k) * threads + t] = std::move(r);
+      };
+      handles[t].receive(
+          [&](actors::outcomes& got) {
+            for (auto& r : got)
+              record(r.index, r);
+          },
+          [&](caf::error& e) {
+            for (std::size_t k = 0; k < n[t]; ++k) {
+              actors::call_outcome r;
+              r.error = e;
+              record(k, r);
+            }
+          });
+      done[t] += n[t];
+      left[t] -= n[t];
+    }
+    s.requests = s.ok + s.failed;
+    more = s.requests < requests && !watch.fired(); // a signal: stop
+    const auto now = clock_type::now();
+    if (more && now - last_progress >= std::chrono::seconds(1)) {
+      last_progress = now;
+      std::cerr << "amp-node: call: " << s.requests << " of " << requests
+                << " requests done, " << s.failed << " failed" << std::endl;
+    }
+  }
   s.total_ms =
       std::chrono::duration<double, std::milli>(clock_type::now() - t0).count();
-  std::vector<std::int64_t> lat;
-  for (auto& r : all) {
-    (r.ok ? s.ok : s.failed)++;
-    lat.push_back(r.latency_ns);
-  }
-  s.p50_us = percentile(lat, 0.50);
-  s.p99_us = percentile(lat, 0.99);
+  s.p50_us = lat.percentile(0.50);
+  s.p99_us = lat.percentile(0.99);
   print_call(o, all, s);
   for (auto& c : clients)
     caf::anon_send_exit(c, caf::exit_reason::user_shutdown);

@@ -57,9 +57,12 @@ Sends M requests (default N) through N client actors (default 1), each
 with at most client.max_in_flight requests outstanding. Prints each result
 (printable text as text, otherwise hex) and a summary: total time,
 requests/s, latency p50/p99 (a request's latency is the round trip of the
-batch it went in: each actor sends max_in_flight / 2 requests per batch). --json prints one JSON object instead.
---quiet leaves out the per-request lines. Exits 0 only if every request
-succeeded.
+batch it went in: each actor sends max_in_flight / 2 requests per batch).
+--json prints one JSON object instead. --quiet leaves out the per-request
+lines (and the JSON results): only the summary and the failures by kind,
+in bounded memory for any M (above 1000000 requests --quiet is required;
+progress goes to stderr every second). Exits 0 only if every request
+succeeded; SIGINT/SIGTERM stops early (exit 1).
 
 data:    a literal string; @file reads the file (if it starts with "hex:" it
          is hex, one trailing newline stripped); hex:HEX decodes HEX.
