@@ -10,6 +10,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <poll.h>
 #include <random>
 #include <sstream>
@@ -178,6 +179,14 @@ private:
   std::mt19937_64 rng_{42};
 };
 
+/// How a response other than --expect's is reported.
+const char* const k_wrong = "response differs from --expect";
+
+/// Why a request failed, for its line or JSON result.
+std::string failure_of(const actors::call_outcome& r) {
+  return r.error ? actors::describe(r.error) : k_wrong;
+}
+
 void print_call(const apps::options& o, const actors::outcomes& all,
                 const call_summary& s) {
   const double rps = s.total_ms > 0
@@ -207,8 +216,11 @@ void print_call(const apps::options& o, const actors::outcomes& all,
         if (r.ok) {
           one["hex"] = apps::to_hex(r.data);
           one["text"] = apps::render_payload(r.data);
-        } else
-          one["error"] = actors::describe(r.error);
+        } else {
+          one["error"] = failure_of(r);
+          if (!r.error)
+            one["hex"] = apps::to_hex(r.data);
+        }
         results.push_back(std::move(one));
       }
       j["results"] = std::move(results);
@@ -226,8 +238,7 @@ void print_call(const apps::options& o, const actors::outcomes& all,
         std::cout << "[" << i << "] ok (" << r.data.size()
                   << " bytes): " << apps::render_payload(r.data) << "\n";
       else
-        std::cout << "[" << i << "] failed: " << actors::describe(r.error)
-                  << "\n";
+        std::cout << "[" << i << "] failed: " << failure_of(r) << "\n";
     }
   std::cout << s.requests << " requests: " << s.ok << " ok, " << s.failed
             << " failed; total " << s.total_ms << " ms, " << rps
@@ -240,6 +251,7 @@ void print_call(const apps::options& o, const actors::outcomes& all,
 int run_call(caf::actor_system& sys, const config::role_config& cfg,
              const apps::options& o) {
   actors::bytes payload;
+  std::optional<actors::bytes> expect;
   const std::uint32_t threads = o.threads.value_or(1);
   const std::uint32_t requests = o.requests.value_or(threads);
   const bool listed = !o.quiet;
@@ -250,8 +262,11 @@ int run_call(caf::actor_system& sys, const config::role_config& cfg,
           " would list every result; more than " +
           std::to_string(k_max_listed) +
           " requests need --quiet (a summary only, in bounded memory)");
-    payload = apps::decode_payload(
-        o.data, apps::max_message_limit(cfg.client.max_message, cfg.source));
+    const auto limit =
+        apps::max_message_limit(cfg.client.max_message, cfg.source);
+    payload = apps::decode_payload(o.data, limit);
+    if (o.expect)
+      expect = apps::decode_payload(*o.expect, limit);
   } catch (const apps::cli_error& e) {
     std::cerr << "amp-node: call: " << e.what() << "\n";
     return 2;
@@ -290,9 +305,12 @@ int run_call(caf::actor_system& sys, const config::role_config& cfg,
     }
     for (std::uint32_t t = 0; t < threads; ++t) {
       auto record = [&](std::size_t k, actors::call_outcome& r) {
+        const bool wrong = r.ok && expect && r.data != *expect;
+        if (wrong)
+          r.ok = false; // and no error: "differs from --expect"
         (r.ok ? s.ok : s.failed)++;
         if (!r.ok)
-          ++s.errors[actors::describe(r.error)];
+          ++s.errors[wrong ? k_wrong : actors::describe(r.error)];
         lat.add(r.latency_ns);
         if (listed)
           all[(done[t] + k) * threads + t] = std::move(r);

@@ -26,6 +26,7 @@ Usage:
   amp-node serve <role.toml> [--workers N]
   amp-node call <role.toml> <data|@file|hex:HEX> <service_id>
                 [--threads N] [--requests M] [--json] [--quiet]
+                [--expect DATA]
   amp-node inspect <role.toml> [--json] [--watch SECONDS]
                                       look at the region without joining it
   amp-node help [serve|call|inspect|aliases]  more about a command
@@ -52,6 +53,7 @@ number of worker actors per service (1..256).
 const char* k_call =
     R"(amp-node call <role.toml> <data|@file|hex:HEX> <service_id>
               [--threads N] [--requests M] [--json] [--quiet]
+              [--expect data|@file|hex:HEX]
 
 Sends M requests (default N) through N client actors (default 1), each
 with at most client.max_in_flight requests outstanding. Prints each result
@@ -62,7 +64,9 @@ batch it went in: each actor sends max_in_flight / 2 requests per batch).
 lines (and the JSON results): only the summary and the failures by kind,
 in bounded memory for any M (above 1000000 requests --quiet is required;
 progress goes to stderr every second). Exits 0 only if every request
-succeeded; SIGINT/SIGTERM stops early (exit 1).
+succeeded; SIGINT/SIGTERM stops early (exit 1). --expect DATA: a response
+other than DATA (same forms as data) counts as failed ("response differs
+from --expect"), for soak and smoke tests.
 
 data:    a literal string; @file reads the file (if it starts with "hex:" it
          is hex, one trailing newline stripped); hex:HEX decodes HEX.
@@ -181,6 +185,12 @@ struct count_option {
   std::optional<std::uint32_t> options::*field;
 };
 
+/// An option with a text value (--expect DATA) and the field it sets.
+struct text_option {
+  const char* name;
+  std::optional<std::string> options::*field;
+};
+
 /// A flag (--json) and the field it sets.
 struct flag_option {
   const char* name;
@@ -216,6 +226,11 @@ options parse_command(const std::string& name,
       return {{"--watch", 86400, &options::watch}};
     return {};
   }();
+  const auto texts = [&]() -> std::vector<text_option> {
+    if (client)
+      return {{"--expect", &options::expect}};
+    return {};
+  }();
   const auto flags = [&]() -> std::vector<flag_option> {
     if (client)
       return {{"--json", &options::json}, {"--quiet", &options::quiet}};
@@ -232,6 +247,8 @@ options parse_command(const std::string& name,
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   for (const auto& c : counts)
     app.add_option(c.name);
+  for (const auto& t : texts)
+    app.add_option(t.name);
   for (const auto& f : flags)
     app.add_flag(f.name);
   std::vector<CLI::Option*> pos;
@@ -303,6 +320,9 @@ options parse_command(const std::string& name,
       if (opt->get_name() == c.name)
         o.*c.field =
             parse_count(restore(opt->results().at(i)), c.name, 1, c.max);
+    for (const auto& t : texts)
+      if (opt->get_name() == t.name)
+        o.*t.field = restore(opt->results().at(i));
     for (const auto& f : flags)
       if (opt->get_name() == f.name)
         o.*f.field = true;

@@ -29,6 +29,8 @@ struct options {
   std::optional<std::uint32_t> requests; ///< call: total requests
   std::optional<std::uint32_t> workers;  ///< serve: workers per service
   std::optional<std::uint32_t> watch;    ///< inspect: seconds between looks
+  std::optional<std::string> expect;     ///< call: the response every
+                                         ///< request must get (as data)
   bool json = false;
   bool quiet = false; ///< call: no per-request lines
 };

@@ -311,3 +311,27 @@ TEST_CASE("cli process: more than 10^6 listed results is refused; with "
   stop_service(*svc);
   env.check_region_clean();
 }
+
+TEST_CASE("cli process: call --expect counts a response other than the "
+          "expected one as failed") {
+  zone_env env;
+  auto svc = env.start_service();
+  auto good = child::amp({"call", env.client_toml(), "hello", "1", "--requests",
+                          "20", "--expect", "hex:164e2c2f12", "--json"});
+  auto r = finish_call(*good);
+  CHECK(r.ok == 20u);
+  auto bad = child::amp({"call", env.client_toml(), "hello", "66", "--requests",
+                         "20", "--expect", "hellO", "--json"});
+  r = finish_call(*bad, 120s, 1);
+  CHECK(r.failed == 20u);
+  for (const auto& x : r.results)
+    CHECK(x.error == "response differs from --expect");
+  const auto summary = parse_json(bad->out());
+  const json* errors = summary.get("errors");
+  REQUIRE(errors != nullptr);
+  REQUIRE(errors->get("response differs from --expect") != nullptr);
+  CHECK(errors->get("response differs from --expect")->n == 20);
+  expect_exit({"call", env.client_toml(), "x", "66", "--expect", "hex:zz"}, 2,
+              "hex payload has a non-hex character");
+  stop_service(*svc);
+}
