@@ -21,6 +21,18 @@ inline void step(step_point p) noexcept {
     h(p);
 }
 
+/// Every link word (next, prev, heads, tails) is shared with the other
+/// zone: read once and written whole, as relaxed atomics. queue_lock's
+/// acquire and release order them; relaxed keeps the compiler from
+/// re-reading a checked value or tearing a store (docs/wire-layout.md,
+/// "Memory ordering").
+inline std::uint32_t ld(const std::uint32_t& w) noexcept {
+  return __atomic_load_n(&w, __ATOMIC_RELAXED);
+}
+inline void st(std::uint32_t& w, std::uint32_t v) noexcept {
+  __atomic_store_n(&w, v, __ATOMIC_RELAXED);
+}
+
 } // namespace
 
 void set_step_hook(step_hook h) noexcept {
@@ -80,32 +92,32 @@ status lists::push_back(list_ref l, std::uint32_t idx, list_id from,
   const entry_tag t = unpack_tag(seen);
   if (t.list != tag(from) || (from == list_id::client && t.slot != owner))
     return status::corrupt;
-  const std::uint32_t tl = *l.tail;
-  if (tl == k_nil ? *l.head != k_nil
-                  : !valid(tl) || !tagged(tl, l) || at(tl).next != k_nil)
+  const std::uint32_t tl = ld(*l.tail);
+  if (tl == k_nil ? ld(*l.head) != k_nil
+                  : !valid(tl) || !tagged(tl, l) || ld(at(tl).next) != k_nil)
     return status::corrupt;
   step(step_point::push_checked);
   if (!retag(idx, seen, l.id, l.id == list_id::completed ? l.slot : t.slot))
     return status::corrupt;
   step(step_point::push_tagged);
-  e.next = k_nil;
-  e.prev = tl;
+  st(e.next, k_nil);
+  st(e.prev, tl);
   step(step_point::push_own_links);
   if (tl == k_nil)
-    *l.head = idx;
+    st(*l.head, idx);
   else
-    at(tl).next = idx;
+    st(at(tl).next, idx);
   step(step_point::push_linked);
-  *l.tail = idx;
+  st(*l.tail, idx);
   return status::ok;
 }
 
 status lists::pop_front(list_ref l, std::uint32_t& idx, list_id to,
                         std::uint16_t owner) noexcept {
-  const std::uint32_t h = *l.head;
+  const std::uint32_t h = ld(*l.head);
   if (h == k_nil)
     return status::empty;
-  if (!valid(h) || !tagged(h, l) || at(h).prev != k_nil)
+  if (!valid(h) || !tagged(h, l) || ld(at(h).prev) != k_nil)
     return status::corrupt;
   return unlink(l, h, to, owner) == status::ok ? (idx = h, status::ok)
                                                : status::corrupt;
@@ -120,12 +132,14 @@ status lists::unlink(list_ref l, std::uint32_t idx, list_id to,
   const entry_tag t = unpack_tag(seen);
   if (t.list != tag(l.id) || (l.id == list_id::completed && t.slot != l.slot))
     return status::corrupt;
-  const std::uint32_t p = e.prev;
-  const std::uint32_t n = e.next;
-  const bool p_ok = p == k_nil ? *l.head == idx
-                               : valid(p) && tagged(p, l) && at(p).next == idx;
-  const bool n_ok = n == k_nil ? *l.tail == idx
-                               : valid(n) && tagged(n, l) && at(n).prev == idx;
+  const std::uint32_t p = ld(e.prev);
+  const std::uint32_t n = ld(e.next);
+  const bool p_ok = p == k_nil
+                        ? ld(*l.head) == idx
+                        : valid(p) && tagged(p, l) && ld(at(p).next) == idx;
+  const bool n_ok = n == k_nil
+                        ? ld(*l.tail) == idx
+                        : valid(n) && tagged(n, l) && ld(at(n).prev) == idx;
   if (!p_ok || !n_ok)
     return status::corrupt;
   step(step_point::unlink_checked);
@@ -134,16 +148,17 @@ status lists::unlink(list_ref l, std::uint32_t idx, list_id to,
     return status::corrupt;
   step(step_point::unlink_tagged);
   if (p == k_nil)
-    *l.head = n;
+    st(*l.head, n);
   else
-    at(p).next = n;
+    st(at(p).next, n);
   step(step_point::unlink_prev_done);
   if (n == k_nil)
-    *l.tail = p;
+    st(*l.tail, p);
   else
-    at(n).prev = p;
+    st(at(n).prev, p);
   step(step_point::unlink_next_done);
-  e.next = e.prev = k_nil;
+  st(e.next, k_nil);
+  st(e.prev, k_nil);
   return status::ok;
 }
 
@@ -152,56 +167,62 @@ status lists::transfer(list_ref src, list_ref dst) noexcept {
   // tail to its head and then empty it).
   if (src.head == dst.head)
     return status::ok;
-  const std::uint32_t first = *src.head;
-  const std::uint32_t last = *src.tail;
+  const std::uint32_t first = ld(*src.head);
+  const std::uint32_t last = ld(*src.tail);
   if (first == k_nil)
     return last == k_nil ? status::ok : status::corrupt;
   // Validate the whole chain before changing anything.
   bool ok = true;
   walk(src, ok);
-  const std::uint32_t t = *dst.tail;
-  if (!ok || (t == k_nil ? *dst.head != k_nil
-                         : !valid(t) || !tagged(t, dst) || at(t).next != k_nil))
+  const std::uint32_t t = ld(*dst.tail);
+  if (!ok ||
+      (t == k_nil ? ld(*dst.head) != k_nil
+                  : !valid(t) || !tagged(t, dst) || ld(at(t).next) != k_nil))
     return status::corrupt;
-  for (std::uint32_t i = first; i != k_nil; i = at(i).next) {
+  for (std::uint32_t i = first; i != k_nil; i = ld(at(i).next)) {
     const std::uint64_t seen = __atomic_load_n(&at(i).tag, __ATOMIC_RELAXED);
     const std::uint16_t slot =
         dst.id == list_id::completed ? dst.slot : unpack_tag(seen).slot;
     if (!retag(i, seen, dst.id, slot))
       return status::corrupt; // what moved stays moved: repair() links it
   }
-  at(first).prev = t;
+  st(at(first).prev, t);
   if (t == k_nil)
-    *dst.head = first;
+    st(*dst.head, first);
   else
-    at(t).next = first;
-  *dst.tail = last;
-  *src.head = *src.tail = k_nil;
+    st(at(t).next, first);
+  st(*dst.tail, last);
+  st(*src.head, k_nil);
+  st(*src.tail, k_nil);
   return status::ok;
 }
 
 std::size_t lists::walk(list_ref l, bool& ok) noexcept {
   std::size_t n = 0;
   std::uint32_t prev = k_nil;
-  std::uint32_t i = *l.head;
+  std::uint32_t i = ld(*l.head);
   while (i != k_nil) {
     // More steps than entries means a cycle.
-    if (!valid(i) || !tagged(i, l) || at(i).prev != prev || ++n > count_) {
+    if (!valid(i) || !tagged(i, l) || ld(at(i).prev) != prev || ++n > count_) {
       ok = false;
       return n;
     }
     prev = i;
-    i = at(i).next;
+    i = ld(at(i).next);
   }
-  if (*l.tail != prev)
+  if (ld(*l.tail) != prev)
     ok = false;
   return n;
 }
 
 std::size_t lists::repair() noexcept {
-  // Counted in the region, for `amp-node inspect` (the lock is held).
-  ++region_->header().repairs;
-  auto reset = [](list_ref l) { *l.head = *l.tail = k_nil; };
+  // Counted in the region, for `amp-node inspect` (the lock is held; an
+  // atomic add all the same: an evicted holder may be resuming).
+  __atomic_fetch_add(&region_->header().repairs, 1, __ATOMIC_RELAXED);
+  auto reset = [](list_ref l) {
+    st(*l.head, k_nil);
+    st(*l.tail, k_nil);
+  };
   reset(free_list());
   reset(submitted());
   reset(in_service());
@@ -219,7 +240,8 @@ bool lists::rebuild_one(std::uint32_t i) noexcept {
   const entry_tag t = unpack_tag(seen);
   const bool slot_ok = t.slot >= 1 && t.slot <= max_clients_;
   if (t.list == tag(list_id::client) && slot_ok) {
-    e.next = e.prev = k_nil; // owned by a client: on no list
+    st(e.next, k_nil); // owned by a client: on no list
+    st(e.prev, k_nil);
     return false;
   }
   list_ref dst = free_list();
@@ -233,14 +255,14 @@ bool lists::rebuild_one(std::uint32_t i) noexcept {
   else if (t.list != tag(list_id::free))
     changed = retag(i, seen, list_id::free, 0); // invalid tag: free it
   // Append without validation: we are rebuilding from scratch.
-  const std::uint32_t tl = *dst.tail;
-  e.next = k_nil;
-  e.prev = tl;
+  const std::uint32_t tl = ld(*dst.tail);
+  st(e.next, k_nil);
+  st(e.prev, tl);
   if (tl == k_nil)
-    *dst.head = i;
+    st(*dst.head, i);
   else
-    at(tl).next = i;
-  *dst.tail = i;
+    st(at(tl).next, i);
+  st(*dst.tail, i);
   return changed;
 }
 

@@ -92,8 +92,11 @@ void participant::init(region& r, std::uint32_t idx, std::uint32_t zone_id,
   index_ = idx;
   epoch_ = epoch;
   slot& s = r.slot_at(idx);
-  s.pid = static_cast<std::uint32_t>(::getpid());
-  s.zone_id = zone_id;
+  // Diagnostics for other zones (inspect, "another service ... pid N"):
+  // whole-word relaxed stores; the heartbeat's release publishes them.
+  __atomic_store_n(&s.pid, static_cast<std::uint32_t>(::getpid()),
+                   __ATOMIC_RELAXED);
+  __atomic_store_n(&s.zone_id, zone_id, __ATOMIC_RELAXED);
   s.heartbeat.fetch_add(1, std::memory_order_release);
 }
 

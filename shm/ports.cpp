@@ -73,8 +73,10 @@ port_result<service_port> open_service_port(const zone_options& o) {
   if (participant::claim_service(*r, o.zone_id, o.peer_dead, self) !=
       status::ok) {
     const auto& s = r->slot_at(k_service_slot);
+    const auto zone = __atomic_load_n(&s.zone_id, __ATOMIC_RELAXED);
+    const auto pid = __atomic_load_n(&s.pid, __ATOMIC_RELAXED);
     out.error = "region " + o.region.path + ": another service zone (zone " +
-                std::to_string(s.zone_id) + ", pid " + std::to_string(s.pid) +
+                std::to_string(zone) + ", pid " + std::to_string(pid) +
                 ") is attached and alive";
     return out;
   }

@@ -50,7 +50,9 @@ status zone_lock::lock() noexcept {
                                        std::memory_order_acquire,
                                        std::memory_order_relaxed)) {
       my_heartbeat_->fetch_add(1, std::memory_order_relaxed);
-      ++region_->header().lock_recoveries;
+      // Atomic add: two waiters may evict in turn while a third reads it.
+      __atomic_fetch_add(&region_->header().lock_recoveries, 1,
+                         __ATOMIC_RELAXED);
       ++recoveries_;
       holder_.reset();
       return status::recovered;
