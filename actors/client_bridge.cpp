@@ -59,7 +59,9 @@ caf::behavior client_bridge::make_behavior() {
 }
 
 void client_bridge::on_stop() {
-  fail_all(amp_errc::shutting_down);
+  // A zone that found its place given to another says so to its callers.
+  const bool replaced = fail_state() == caf::make_error(amp_errc::replaced);
+  fail_all(replaced ? amp_errc::replaced : amp_errc::shutting_down);
 }
 
 void client_bridge::reply_to::succeed(bytes data) {

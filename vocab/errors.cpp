@@ -52,6 +52,9 @@ caf::error start_error(std::string why) {
 std::string describe(const caf::error& e) {
   if (!e) // category() would dereference null
     return "none";
+  if (e == caf::sec::request_receiver_down)
+    return "bridge_down: the zone's bridge has stopped (a signal, or its "
+           "place in the region was given to another zone)";
   if (e.category() != caf::atom("hyperamp"))
     return caf::to_string(e);
   // A start failure carries its own sentence (region, slot, device).

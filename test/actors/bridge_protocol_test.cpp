@@ -395,3 +395,26 @@ TEST_CASE("the error vocabulary renders and matches") {
 }
 
 TEST_SUITE_END();
+
+TEST_CASE_FIXTURE(bridge_fixture,
+                  "a client zone whose slot was given to another zone stops "
+                  "and its callers hear replaced") {
+  auto sb = spawn_service(service_defaults());
+  std::uint16_t slot = 0;
+  auto cb = spawn_client(client_defaults(), &slot);
+  REQUIRE(slot >= 1);
+  call(1, cb, 66, to_bytes("ping"));
+  run(); // submitted, not yet taken
+  // Declared dead while only stopped: evicted, and the slot claimed anew.
+  auto& owner = region->slot_at(slot).owner;
+  const auto w = shm::unpack(owner.load());
+  owner.store(shm::pack(shm::owner_word{shm::slot_state::active, w.epoch + 2}));
+  tick(cb);
+  run();
+  check_error(1, amp_errc::replaced);
+  call(2, cb, 66, to_bytes("late"));
+  run();
+  REQUIRE(answered(2)); // the bridge is gone: an error at once, no hang
+  CHECK(log.unexpected == 0);
+  (void)sb;
+}
