@@ -23,17 +23,23 @@ Usage:
   amp-node <role.toml>                run the zone the file describes until
                                       SIGINT/SIGTERM (a client zone reads
                                       "<service_id> <data>" lines from stdin)
-  amp-node serve <role.toml> [--workers N]
-  amp-node call <role.toml> <data|@file|hex:HEX> <service_id>
+  amp-node serve <cfg> [--workers N]
+  amp-node call <cfg> <data|@file|hex:HEX> <service_id>
                 [--threads N] [--requests M] [--json] [--quiet]
                 [--expect DATA]
   amp-node inspect <role.toml> [--json] [--watch SECONDS]
                                       look at the region without joining it
   amp-node help [serve|call|inspect|aliases]  more about a command
 
+<cfg> is a hyperamp role file (TOML) or hvisor-tool's shm_config.json (then
+the zone speaks hvisor-tool's layout through /dev/mem, /dev/hvisor and
+/dev/hshm0; see docs/compatibility.md).
+
 Aliases of hvisor-tool's commands (as subcommands or as the program name):
-  hyper_amp_test <cfg> <data> <service_id>
+  hyper_amp <cfg> <data|@file|hex:HEX> <service_id>
+  hyper_amp_test <cfg> <data|@file|hex:HEX> <service_id>
   hyper_amp_test_mt <cfg> <data> <service_id> <threads> [total]
+  hyper_amp_service <cfg>
   hyper_amp_service_test <cfg>
   hyper_amp_service_test_mt <cfg> [threads]
 
@@ -42,16 +48,20 @@ docs/configuration.md. Exit codes: 0 ok, 1 a request or the zone failed,
 2 bad arguments or configuration.
 )";
 
-const char* k_serve = R"(amp-node serve <role.toml> [--workers N]
+const char* k_serve = R"(amp-node serve <cfg> [--workers N]
 
 Runs a service zone: attaches to (or creates) the region of the role file,
 claims the service slot (taking over from a dead predecessor), and serves
 requests until SIGINT or SIGTERM. --workers N overrides service.workers: the
 number of worker actors per service (1..256).
+
+<cfg> may be hvisor-tool's shm_config.json: the zone then serves
+hvisor-tool's queue at the file's addresses (zone 1; it writes the
+readiness word 0xEEEEEEEE once it listens on /dev/hshm0).
 )";
 
 const char* k_call =
-    R"(amp-node call <role.toml> <data|@file|hex:HEX> <service_id>
+    R"(amp-node call <cfg> <data|@file|hex:HEX> <service_id>
               [--threads N] [--requests M] [--json] [--quiet]
               [--expect data|@file|hex:HEX]
 
@@ -70,6 +80,8 @@ from --expect"), for soak and smoke tests.
 
 data:    a literal string; @file reads the file (if it starts with "hex:" it
          is hex, one trailing newline stripped); hex:HEX decodes HEX.
+<cfg>:   a role file, or hvisor-tool's shm_config.json (zone 0; it waits up
+         to 11 s for the service's readiness word, then fails).
 Example: amp-node call config/client.toml hello 1   -> 164e2c2f12
 )";
 
@@ -94,11 +106,19 @@ cannot be opened (it does not exist, is not a hyperamp region, ...),
 )";
 
 const char* k_aliases = R"(Aliases kept for scripts written for hvisor-tool:
-  hyper_amp_test <cfg> <data> <service_id>             = call ... --threads 1 --requests 1
+  hyper_amp <cfg> <data|@file|hex:HEX> <service_id>    = call ... --threads 1 --requests 1
+  hyper_amp_test <cfg> <data|@file|hex:HEX> <service_id> = the same
   hyper_amp_test_mt <cfg> <data> <sid> <threads> [total] = call ... --threads T --requests total
+  hyper_amp_service <cfg>                              = serve <cfg>
   hyper_amp_service_test <cfg>                         = serve <cfg>
   hyper_amp_service_test_mt <cfg> [threads]            = serve <cfg> --workers threads
-<cfg> is a hyperamp role file (TOML), not hvisor-tool's JSON.
+<cfg> is a hyperamp role file (TOML) or hvisor-tool's shm_config.json.
+hyper_amp and hyper_amp_test print the result as hvisor-tool does:
+  Result: [<text, \n \r \t and \xNN escaped>] (N bytes)
+  Hex format: <hex>
+(the first 64 bytes of a result longer than 256). Unlike hvisor-tool's
+hyper_amp_test they decode hex: and @file; the services serve until
+SIGINT/SIGTERM (hvisor-tool's hyper_amp_service stops after 10 messages).
 )";
 
 std::string basename_of(const std::string& p) {
@@ -107,8 +127,14 @@ std::string basename_of(const std::string& p) {
 }
 
 bool is_alias(const std::string& s) {
-  return s == "hyper_amp_test" || s == "hyper_amp_test_mt" ||
+  return s == "hyper_amp" || s == "hyper_amp_test" ||
+         s == "hyper_amp_test_mt" || s == "hyper_amp_service" ||
          s == "hyper_amp_service_test" || s == "hyper_amp_service_test_mt";
+}
+
+/// The aliases that make one request and print it as hvisor-tool does.
+bool is_single_alias(const std::string& s) {
+  return s == "hyper_amp" || s == "hyper_amp_test";
 }
 
 // -- the words of a command as CLI11 sees them --------------------------------
@@ -201,7 +227,7 @@ struct flag_option {
 options parse_command(const std::string& name,
                       const std::vector<std::string>& words) {
   const bool client =
-      name == "call" || name == "hyper_amp_test" || name == "hyper_amp_test_mt";
+      name == "call" || is_single_alias(name) || name == "hyper_amp_test_mt";
   // The options of the client aliases are call's, and so named in errors.
   const std::string label = client ? "call" : name;
   const std::string topic =
@@ -211,7 +237,7 @@ options parse_command(const std::string& name,
   // The client aliases fix the load: --threads and --requests contradict
   // them (they are call's options, so CLI11 still reads their values).
   const std::string fixed_load =
-      name == "hyper_amp_test" ? "it makes 1 request from 1 thread"
+      is_single_alias(name) ? "it makes 1 request from 1 thread"
       : name == "hyper_amp_test_mt"
           ? "its arguments <threads> [total] set threads and requests"
           : "";
@@ -339,8 +365,10 @@ options parse_command(const std::string& name,
   if (client) {
     o.cmd = command::call;
     o.data = arg(1);
-    if (name == "hyper_amp_test")
+    if (is_single_alias(name)) {
       o.threads = o.requests = 1;
+      o.hvisor_output = true;
+    }
     if (name == "hyper_amp_test_mt") {
       o.threads = parse_count(arg(3), "threads", 1, 4096);
       o.requests = pos[4]->count() > 0
@@ -497,6 +525,7 @@ options parse(const std::vector<std::string>& args) {
     throw cli_error("unknown subcommand '" + cmd +
                     "' (expected serve, call, inspect, help or a role file)");
   if (cmd.find(".toml") == std::string::npos &&
+      cmd.find(".json") == std::string::npos &&
       cmd.find('/') == std::string::npos)
     throw cli_error("unknown subcommand '" + cmd +
                     "' (expected serve, call, inspect, help or a role file)");
@@ -603,6 +632,38 @@ std::string to_hex(const std::vector<std::uint8_t>& data) {
     out.push_back(digits[b & 15]);
   }
   return out;
+}
+
+std::string hvisor_result_lines(const std::vector<std::uint8_t>& data) {
+  static const char* digits = "0123456789abcdef";
+  const std::size_t n = data.size();
+  const bool cut = n > 256;
+  const std::size_t shown = cut ? 64 : n;
+  const std::string tail =
+      cut ? "... (showing first 64 of " + std::to_string(n) + " bytes)"
+          : std::string{};
+  std::string text = "Result: [";
+  std::string hex = "Hex format: ";
+  for (std::size_t i = 0; i < shown; ++i) {
+    const std::uint8_t b = data[i];
+    if (b >= 32 && b <= 126)
+      text += static_cast<char>(b);
+    else if (b == '\n')
+      text += "\\n";
+    else if (b == '\r')
+      text += "\\r";
+    else if (b == '\t')
+      text += "\\t";
+    else {
+      text += "\\x";
+      text += digits[b >> 4];
+      text += digits[b & 15];
+    }
+    hex += digits[b >> 4];
+    hex += digits[b & 15];
+  }
+  return text + tail + "] (" + std::to_string(n) + " bytes)\n" + hex + tail +
+         "\n";
 }
 
 std::string render_payload(const std::vector<std::uint8_t>& data) {

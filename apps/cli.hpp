@@ -33,6 +33,9 @@ struct options {
                                          ///< request must get (as data)
   bool json = false;
   bool quiet = false; ///< call: no per-request lines
+  /// call through hyper_amp or hyper_amp_test: print the result as
+  /// hvisor-tool does ("Result: [...] (N bytes)", "Hex format: ...").
+  bool hvisor_output = false;
 };
 
 /// Parses argv (argv[0] may be an alias name such as hyper_amp_test).
@@ -96,6 +99,13 @@ private:
 
 /// Printable text as text, anything else as lowercase hex.
 std::string render_payload(const std::vector<std::uint8_t>& data);
+
+/// hvisor-tool's result lines for a result of `data`: "Result: [...] (N
+/// bytes)" (bytes 32..126 as they are, \n \r \t escaped, others \xNN) and
+/// "Hex format: ..." (lowercase), each showing at most the first 64 bytes
+/// of a result longer than 256, then "... (showing first 64 of N bytes)".
+/// Two lines, each ending in a newline.
+std::string hvisor_result_lines(const std::vector<std::uint8_t>& data);
 
 /// `s` escaped for the inside of a JSON string ("\"", "\\", \u00XX).
 std::string json_escape(const std::string& s);

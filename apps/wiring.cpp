@@ -8,6 +8,9 @@ namespace hyperamp::apps {
 shm::region_options region_options(const config::role_config& cfg) {
   shm::region_options o;
   const auto& r = cfg.region;
+  o.layout = r.layout == config::region_layout::hvisor_v1
+                 ? shm::region_layout::hvisor_v1
+                 : shm::region_layout::hyperamp;
   o.backend = r.backend == config::region_backend::physical
                   ? shm::region_backend::physical
                   : shm::region_backend::file;
@@ -23,6 +26,10 @@ shm::region_options region_options(const config::role_config& cfg) {
                                                   : shm::create_mode::auto_;
   o.attach_timeout = std::chrono::milliseconds(cfg.timeouts.attach_ms);
   o.channel = cfg.channel;
+  o.v1.buffer = {cfg.v1.buffer_addr, cfg.v1.buffer_size};
+  o.v1.queue = {cfg.v1.queue_addr, cfg.v1.queue_size};
+  o.v1.ready_addr = cfg.v1.ready_addr;
+  o.v1.rering_ms = cfg.v1.rering_ms;
   return o;
 }
 
@@ -32,12 +39,14 @@ shm::bell_settings bell_settings(const config::role_config& cfg) {
   b.kind =
       d.backend == config::doorbell_backend::hvisor    ? shm::bell_kind::hvisor
       : d.backend == config::doorbell_backend::polling ? shm::bell_kind::polling
+      : d.backend == config::doorbell_backend::fifo    ? shm::bell_kind::fifo
                                                        : shm::bell_kind::futex;
   b.spin = std::chrono::microseconds(d.spin_us);
   b.hvisor.hvisor_device = d.hvisor_device;
   b.hvisor.hshm_device = d.hshm_device;
   b.hvisor.target_zone = d.target_zone;
   b.hvisor.swi = d.swi;
+  b.fifo_path = d.fifo;
   return b;
 }
 

@@ -60,6 +60,9 @@ const char* const k_usage =
     "  throughput  pipelined 64 B echo, 1/2/4/8 client actors x 1/2/4 "
     "workers\n"
     "  encrypt     service 1 (encrypt), 4 KiB and 64 KiB, pipelined: GB/s\n"
+    "  compat      hvisor-tool's v1 layout (window file, FIFO doorbell)\n"
+    "              next to hyperamp's own: 64 B echo round trip and\n"
+    "              pipelined\n"
     "  seed        the seed's benchmark with amp-node processes (100 x\n"
     "              hyper_amp_test, hyper_amp_test_mt 4 threads, mixed load)\n"
     "  floor       no actors: cache-line ping-pong, the shm queue alone\n"
@@ -275,7 +278,10 @@ settings_list settings_of(const path_config& p) {
                                std::to_string(p.threads) +
                                ", moderate-poll-attempts 0";
   return {
-      {"bell", p.polling
+      {"layout", p.v1 ? "hvisor-tool-v1 (window file)" : "hyperamp"},
+      {"bell", p.v1 ? "fifo to the service, the client polls (spin " +
+                          std::to_string(p.spin.count()) + " us)"
+               : p.polling
                    ? "futex, spin 1 s (both sides poll)"
                    : "futex, spin " + std::to_string(p.spin.count()) + " us"},
       {"caf", caf_text},
@@ -294,7 +300,8 @@ settings_list settings_of(const path_config& p) {
 }
 
 std::string brief_of(const path_config& p) {
-  std::string s = p.polling
+  std::string s = p.v1 ? "v1: fifo + client polls"
+                  : p.polling
                       ? "poll"
                       : "futex spin " + std::to_string(p.spin.count()) + "us";
   s += "; " + std::to_string(p.actors) + "x" + std::to_string(p.in_flight) +
@@ -414,6 +421,44 @@ void run_encrypt(plan& pl, const options& o) {
               (inl ? ", inline" : ""),
           kind::gbytes, p, b));
     }
+  add(pl, std::move(rows));
+}
+
+// -- scenario: compat ---------------------------------------------------------
+
+/// hvisor-tool's v1 layout next to hyperamp's own, in the same run: both
+/// zones are hyperamp's (actors, pools), only the wire differs.
+void run_compat(plan& pl, const options& o) {
+  const budget lat = o.quick ? budget{300, 50, 100, 0.3, 2.0}
+                             : budget{20000, 1000, 2000, 1.0, 2.0};
+  const budget rate = o.quick ? budget{1000000000, 200, 100, 0.15}
+                              : budget{1000000000, 2000, 1000, 0.6};
+  std::vector<spec> rows;
+  for (const bool v1 : {false, true}) {
+    path_config p = path_of(o);
+    p.v1 = v1;
+    p.inline_trivial = true; // amp-node's default for echo
+    const std::string layout = v1 ? "v1" : "hyperamp";
+    rows.push_back(path_spec(
+        "compat", "compat.latency." + layout,
+        "echo 64 B round trip, " +
+            std::string{v1 ? "hvisor-tool-v1 layout" : "hyperamp layout"},
+        kind::latency, p, lat));
+  }
+  for (const bool v1 : {false, true}) {
+    path_config p = path_of(o);
+    p.v1 = v1;
+    p.inline_trivial = true;
+    p.actors = 4;
+    p.in_flight = 8;
+    p.call_batch = 4;
+    const std::string layout = v1 ? "v1" : "hyperamp";
+    rows.push_back(path_spec(
+        "compat", "compat.rate." + layout,
+        "echo 64 B pipelined, 4 client actors, " +
+            std::string{v1 ? "hvisor-tool-v1 layout" : "hyperamp layout"},
+        kind::rate, p, rate));
+  }
   add(pl, std::move(rows));
 }
 
@@ -771,9 +816,10 @@ void run_seed(plan& pl, const options& o) {
 
 /// The scenarios, in the order they run.
 const std::vector<std::pair<std::string, void (*)(plan&, const options&)>>
-    k_scenarios = {{"latency", run_latency}, {"throughput", run_throughput},
-                   {"encrypt", run_encrypt}, {"seed", run_seed},
-                   {"floor", run_floor},     {"baseline", run_baseline}};
+    k_scenarios = {{"latency", run_latency},  {"throughput", run_throughput},
+                   {"encrypt", run_encrypt},  {"compat", run_compat},
+                   {"seed", run_seed},        {"floor", run_floor},
+                   {"baseline", run_baseline}};
 
 // -- table and JSON -----------------------------------------------------------
 

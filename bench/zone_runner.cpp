@@ -50,9 +50,10 @@ std::unique_ptr<caf::actor_system_config> caf_config(const path_config& p) {
   return c;
 }
 
-shm::bell_settings bell_of(const path_config& p) {
+shm::bell_settings bell_of(const path_config& p, const std::string& fifo) {
   shm::bell_settings b;
-  b.kind = shm::bell_kind::futex;
+  b.kind = p.v1 ? shm::bell_kind::fifo : shm::bell_kind::futex;
+  b.fifo_path = fifo;
   b.spin = p.polling ? std::chrono::nanoseconds(std::chrono::seconds(1))
                      : std::chrono::nanoseconds(p.spin);
   return b;
@@ -60,13 +61,14 @@ shm::bell_settings bell_of(const path_config& p) {
 
 /// The service zone's bridge; an invalid actor and *error if it failed.
 caf::actor spawn_service(caf::actor_system& sys, const path_config& p,
-                         const shm::region_options& ro, std::string* error) {
+                         const shm::region_options& ro, const std::string& fifo,
+                         std::string* error) {
   actors::service_settings s;
   s.workers = p.workers;
   s.worker_capacity = p.worker_capacity;
   s.batch = p.batch;
   s.inline_trivial = p.inline_trivial;
-  s.bell = bell_of(p);
+  s.bell = bell_of(p, fifo);
   auto bridge = actors::spawn_service_zone(sys, ro, s, services::registry());
   if (bridge)
     return *bridge;
@@ -77,11 +79,12 @@ caf::actor spawn_service(caf::actor_system& sys, const path_config& p,
 /// The client zone's bridge once the service is there; an invalid actor
 /// and *error if it failed.
 caf::actor spawn_client(caf::actor_system& sys, const path_config& p,
-                        const shm::region_options& ro, std::string* error) {
+                        const shm::region_options& ro, const std::string& fifo,
+                        std::string* error) {
   if (!wait_for_service(ro, std::chrono::seconds(10), error))
     return caf::actor{};
   actors::client_settings cs;
-  cs.bell = bell_of(p);
+  cs.bell = bell_of(p, fifo);
   cs.pending_limit = 1u << 20;
   cs.request_timeout = std::chrono::seconds(30);
   auto bridge = actors::spawn_client_zone(sys, ro, cs);
@@ -138,11 +141,11 @@ namespace {
 
 /// The service zone in the child: its own actor_system until "stop".
 int service_child(const path_config& p, const shm::region_options& ro,
-                  int ready, int stop) {
+                  const std::string& fifo, int ready, int stop) {
   auto cfg = caf_config(p);
   caf::actor_system sys{*cfg};
   std::string err;
-  auto bridge = spawn_service(sys, p, ro, &err);
+  auto bridge = spawn_service(sys, p, ro, fifo, &err);
   if (!bridge) {
     report_error(ready, err);
     return 1;
@@ -246,11 +249,11 @@ private:
 };
 
 run_result client_zone(const path_config& p, const shm::region_options& ro,
-                       const budget& b) {
+                       const std::string& fifo, const budget& b) {
   auto cfg = caf_config(p);
   caf::actor_system sys{*cfg};
   std::string err;
-  auto bridge = spawn_client(sys, p, ro, &err);
+  auto bridge = spawn_client(sys, p, ro, fifo, &err);
   if (!bridge)
     return failure(err);
   std::vector<caf::actor> clients;
@@ -275,19 +278,25 @@ run_result client_zone(const path_config& p, const shm::region_options& ro,
 
 run_result actor_path(const path_config& p, const budget& b) {
   region_file file{fresh_region_path()};
-  const auto ro =
+  // v1: `file` stands for the physical window (hvisor-tool's default
+  // addresses, from the lowest on), `bell` is the FIFO doorbell.
+  region_file bell{file.path() + ".bell"};
+  auto ro =
       region_options(file.path(), p.entries, p.max_clients, p.payload_size,
                      shm::create_mode::auto_, std::chrono::seconds(10));
+  if (p.v1)
+    ro.layout = shm::region_layout::hvisor_v1;
   child service;
   std::string err;
   if (!service.start(
           [&](int ready, int stop) {
-            return service_child(p, ro, ready, stop);
+            return service_child(p, ro, bell.path(), ready, stop);
           },
           &err))
     return failure(err);
-  run_result r =
-      service.await_ready(15000, &err) ? client_zone(p, ro, b) : failure(err);
+  run_result r = service.await_ready(15000, &err)
+                     ? client_zone(p, ro, bell.path(), b)
+                     : failure(err);
   const int rc = service.stop(10000);
   if (rc != 0 && r.ok)
     r = failure("the service process exited with " + std::to_string(rc));

@@ -14,6 +14,9 @@ namespace hyperamp::bench {
 
 /// How both zones of an actor-path measurement are set up.
 struct path_config {
+  /// hvisor-tool's layout (shm/v1_ports.hpp) on a host: a window file and
+  /// a FIFO doorbell; the client polls its entries. Otherwise hyperamp's.
+  bool v1 = false;
   bool polling = false;              ///< bells spin 1 s (yielding)
   std::chrono::microseconds spin{0}; ///< bell spin budget otherwise
   std::size_t threads = 2;           ///< CAF scheduler.max-threads per zone

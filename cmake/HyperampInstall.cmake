@@ -1,7 +1,8 @@
 # cmake --install: amp-node and its alias symlinks, the example role files,
 # the headers, the static libraries and the CMake package `hyperamp`.
 # Two components, which are also the Debian packages (cmake/HyperampCPack.cmake):
-#   runtime  bin/amp-node, bin/hyper_amp_*, share/hyperamp/config/*.toml
+#   runtime  bin/amp-node, bin/hyper_amp*, share/hyperamp/config/*.toml and
+#            hvisor-tool's shm_config.json
 #   dev      include/hyperamp/{shm,vocab,actors,services,config}/,
 #            <libdir>/libhyperamp_*.a, <libdir>/cmake/hyperamp/
 include(CMakePackageConfigHelpers)
@@ -22,14 +23,15 @@ endforeach()
 
 install(TARGETS amp-node RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}"
         COMPONENT runtime)
-foreach(alias hyper_amp_test hyper_amp_test_mt hyper_amp_service_test
-              hyper_amp_service_test_mt)
+foreach(alias hyper_amp hyper_amp_test hyper_amp_test_mt hyper_amp_service
+              hyper_amp_service_test hyper_amp_service_test_mt)
   # The symlinks apps/ makes next to amp-node, installed as symlinks.
   install(FILES "${CMAKE_RUNTIME_OUTPUT_DIRECTORY}/${alias}"
           DESTINATION "${CMAKE_INSTALL_BINDIR}" COMPONENT runtime)
 endforeach()
 install(FILES "${PROJECT_SOURCE_DIR}/config/client.toml"
               "${PROJECT_SOURCE_DIR}/config/service.toml"
+              "${PROJECT_SOURCE_DIR}/config/shm_config.json"
         DESTINATION "${CMAKE_INSTALL_DATADIR}/hyperamp/config"
         COMPONENT runtime)
 

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -21,11 +22,16 @@ enum class role_kind { client, service };
 
 enum class region_backend { file, physical };
 
+// "hyperamp" (its own layout, docs/wire-layout.md) or "hvisor-tool-v1"
+// (hvisor-tool's AmpMsgQueue, docs/compatibility.md).
+enum class region_layout { hyperamp, hvisor_v1 };
+
 // Spelled as in the file ("auto" | "create" | "attach"); `auto` is a
 // keyword, hence `auto_`.
 enum class region_create { auto_, create, attach };
 
-enum class doorbell_backend { futex, hvisor, polling };
+// fifo: the hvisor-tool-v1 layout on a host (a named pipe).
+enum class doorbell_backend { futex, hvisor, polling, fifo };
 
 // How a service's pool spreads requests over its workers.
 enum class dispatch_policy { least_loaded, round_robin };
@@ -34,6 +40,7 @@ enum class dispatch_policy { least_loaded, round_robin };
 // value outside the enum gives its number.
 std::string to_string(role_kind x);
 std::string to_string(region_backend x);
+std::string to_string(region_layout x);
 std::string to_string(region_create x);
 std::string to_string(doorbell_backend x);
 std::string to_string(dispatch_policy x);
@@ -41,6 +48,7 @@ std::string to_string(dispatch_policy x);
 // -- sections -----------------------------------------------------------------
 
 struct region_config {
+  region_layout layout = region_layout::hyperamp;
   region_backend backend = region_backend::file;
   // The reader makes it "/dev/mem" for the physical backend when the file
   // does not say.
@@ -61,6 +69,18 @@ struct doorbell_config {
   std::string hshm_device = "/dev/hshm0";
   std::uint32_t target_zone = 1;
   std::uint32_t swi = 74;
+  std::string fifo = "/dev/shm/hyperamp-v1-bell";
+};
+
+// The hvisor-tool-v1 layout's windows (shm_config.json's regions); the
+// defaults are its Phytium Pi addresses.
+struct v1_config {
+  std::uint64_t buffer_addr = 0xde000000;
+  std::uint64_t buffer_size = 0x400000;
+  std::uint64_t queue_addr = 0xde400000;
+  std::uint64_t queue_size = 0x1000;
+  std::uint64_t ready_addr = 0xde410000;
+  std::uint32_t rering_ms = 200;
 };
 
 struct service_config {
@@ -99,6 +119,7 @@ struct role_config {
   std::uint32_t zone_id = 0;
   std::string channel = "default";
   region_config region;
+  v1_config v1;
   doorbell_config doorbell;
   service_config service;
   client_config client;
@@ -128,6 +149,24 @@ role_config load_role(const std::string& path);
 // Same as load_role, from the text of a file; `name` is used in messages
 // and stored as `source`.
 role_config parse_role(const std::string& text, const std::string& name);
+
+// hvisor-tool's shm_config.json (docs/compatibility.md): the windows from
+// its shm_regions, the hvisor-tool-v1 layout, /dev/mem and the hvisor
+// doorbell. The file does not say which side a zone is: `role` does (zone
+// 0 for the client, 1 for the service). Throws config_error naming the
+// JSON key: "shm_config.json: shm_regions[1].mem_size: ...".
+role_config parse_hvisor_json(const std::string& text, const std::string& name,
+                              role_kind role);
+
+// True if `text` is JSON rather than TOML (its first non-blank character
+// is '{' or '[', which no role file starts with).
+bool looks_like_json(const std::string& text);
+
+// A role file or an shm_config.json (a name ending in ".json", or a text
+// for which looks_like_json holds). The
+// JSON needs `role` (the command's side); without one it is a config_error
+// saying how to give it.
+role_config load_config(const std::string& path, std::optional<role_kind> role);
 
 // Range and cross-field checks (see docs/configuration.md); throws
 // config_error naming cfg.source, the line (from key_lines) and the key.

@@ -16,8 +16,9 @@ namespace {
 
 constexpr const char* role_names[] = {"client", "service"};
 constexpr const char* backend_names[] = {"file", "physical"};
+constexpr const char* layout_names[] = {"hyperamp", "hvisor-tool-v1"};
 constexpr const char* create_names[] = {"auto", "create", "attach"};
-constexpr const char* doorbell_names[] = {"futex", "hvisor", "polling"};
+constexpr const char* doorbell_names[] = {"futex", "hvisor", "polling", "fifo"};
 constexpr const char* dispatch_names[] = {"least_loaded", "round_robin"};
 // scheduler.policy is a string field (CAF takes the name).
 constexpr const char* policy_names[] = {"stealing", "sharing"};
@@ -146,6 +147,10 @@ std::vector<key> make_keys() {
            "name of the channel: the region's creator writes it into the "
            "region, and a zone configured for another channel is refused"),
       // [region]
+      choice(KEY(region.layout), layout_names,
+             "the wire layout: `hyperamp` (its own, docs/wire-layout.md) or "
+             "`hvisor-tool-v1` (hvisor-tool's AmpMsgQueue, windows in `[v1]`, "
+             "docs/compatibility.md)"),
       choice(KEY(region.backend), backend_names,
              "`file`: mmap a file (normally under `/dev/shm`); `physical`: "
              "map physical memory through a device at `phys_addr`"),
@@ -154,7 +159,9 @@ std::vector<key> make_keys() {
              "`\"" + std::string{physical_path} + "\"` for `physical`"),
       also(integer(KEY(region.phys_addr), 0, (std::int64_t{1} << 52) - 1,
                    "physical address of the region; **required** (nonzero) "
-                   "for `physical`, must be absent or 0 for `file`"),
+                   "for `physical`, must be absent or 0 for `file`; with "
+                   "`hvisor-tool-v1` and `file`: the physical address the "
+                   "file's first byte stands for (0 = the lowest window)"),
            "multiple of 4096"),
       size(KEY(region.size), 0, tib,
            "total bytes of the region; 0 = computed by `shm/` from "
@@ -177,7 +184,8 @@ std::vector<key> make_keys() {
       choice(KEY(doorbell.backend), doorbell_names,
              "`futex`: a futex on a word in the region (host); `hvisor`: "
              "the hvisor ioctl and `/dev/hshm0` (board); `polling`: no "
-             "interrupt, poll the queue"),
+             "interrupt, poll the queue; `fifo`: a named pipe "
+             "(`hvisor-tool-v1` on a host)"),
       integer(KEY(doorbell.spin_us), 0, 1'000'000,
               "microseconds to spin before going to sleep"),
       also(text(KEY(doorbell.hvisor_device), text_rule::any,
@@ -191,6 +199,32 @@ std::vector<key> make_keys() {
       integer(KEY(doorbell.swi), 0, 1023,
               "interrupt number passed in the ioctl (hvisor ignores it "
               "today)"),
+      also(text(KEY(doorbell.fifo), text_rule::any,
+                "`fifo`: the named pipe the client writes a byte into and "
+                "the service polls (made if missing)"),
+           "non-empty with `fifo`"),
+      // [v1]
+      also(integer(KEY(v1.buffer_addr), 0, (std::int64_t{1} << 52) - 1,
+                   "`hvisor-tool-v1`: physical address of the payload "
+                   "buffer (`linux-2-npucore-buf`)"),
+           "no overlap with the other windows"),
+      size(KEY(v1.buffer_size), 4 * kib, 4 * gib,
+           "`hvisor-tool-v1`: bytes of the payload buffer"),
+      also(integer(KEY(v1.queue_addr), 0, (std::int64_t{1} << 52) - 1,
+                   "`hvisor-tool-v1`: physical address of the request queue "
+                   "(`linux-2-npucore-msg`, `zone0_ram_ipa`)"),
+           "multiple of 4"),
+      size(KEY(v1.queue_size), 28, 12 + 16 * 65535,
+           "`hvisor-tool-v1`: bytes of the request queue; it holds "
+           "(queue_size - 12) / 16 entries (255 for 4 KiB)"),
+      also(integer(KEY(v1.ready_addr), 0, (std::int64_t{1} << 52) - 1,
+                   "`hvisor-tool-v1`: physical address of the service's "
+                   "readiness word (`linux-2-npucore-msg`, `zonex_ram_ipa`)"),
+           "multiple of 4"),
+      integer(KEY(v1.rering_ms), 1, 60'000,
+              "`hvisor-tool-v1` client: ring again after this long when the "
+              "service has not taken a handed-over request (a ring sent "
+              "before the service listens is lost)"),
       // [service]
       integer(KEY(service.workers), 1, 256, "worker actors running requests"),
       integer(KEY(service.worker_capacity), 1, 65535,
@@ -368,7 +402,15 @@ std::string default_text(const key& k) {
   const auto v = k.get(role_config{});
   const auto n = static_cast<std::int64_t>(v.number);
   std::string out;
-  if (k.type == kind::integer)
+  if (k.type == kind::integer && n >= 0x100000 && n % 0x1000 == 0) {
+    // A physical address: as it is written in hvisor-tool's files.
+    static const char* digits = "0123456789abcdef";
+    auto u = static_cast<std::uint64_t>(n);
+    std::string h;
+    for (; u != 0; u >>= 4)
+      h.insert(h.begin(), digits[u & 15]);
+    out = "0x" + h;
+  } else if (k.type == kind::integer)
     out = std::to_string(n);
   else if (k.type == kind::size && size_text(n, "") != std::to_string(n))
     out = "`\"" + size_text(n, "") + "\"` (" + std::to_string(n) + ")";
@@ -544,6 +586,10 @@ std::string to_string(role_kind x) {
 
 std::string to_string(region_backend x) {
   return schema::spelling(schema::backend_names, x);
+}
+
+std::string to_string(region_layout x) {
+  return schema::spelling(schema::layout_names, x);
 }
 
 std::string to_string(region_create x) {

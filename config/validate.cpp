@@ -46,6 +46,7 @@ public:
 
   void keys() const;
   void doorbell() const;
+  void layout() const;
   void region() const;
   void client_queue() const;
   void client_payload() const;
@@ -75,6 +76,8 @@ private:
 
   void physical() const;
   void payload() const;
+  void v1_windows() const;
+  bool v1() const { return cfg_.region.layout == region_layout::hvisor_v1; }
 
   const role_config& cfg_;
 };
@@ -97,7 +100,98 @@ void checker::doorbell() const {
     fail("doorbell.hshm_device", "must not be empty");
 }
 
+// The hvisor-tool-v1 layout: its doorbells and its windows. (It ignores
+// region.entries, payload_size and max_clients, as hyperamp's layout
+// ignores [v1]: to_toml writes every key, and its output must read back.)
+void checker::layout() const {
+  const auto& d = cfg_.doorbell;
+  if (!v1()) {
+    if (d.backend == doorbell_backend::fifo)
+      fail("doorbell.backend",
+           "\"fifo\" needs region.layout = \"hvisor-tool-v1\" (hyperamp's "
+           "own layout wakes zones through \"futex\", \"hvisor\" or "
+           "\"polling\")",
+           {"region.layout"});
+    return;
+  }
+  if (d.backend != doorbell_backend::hvisor &&
+      d.backend != doorbell_backend::fifo)
+    fail("doorbell.backend",
+         schema::in_quotes(to_string(d.backend)) +
+             " does not work with region.layout = \"hvisor-tool-v1\", which "
+             "has no doorbell word in shared memory; use \"hvisor\" (a "
+             "board: /dev/hvisor and /dev/hshm0) or \"fifo\" (a host)",
+         {"region.layout"});
+  if (d.backend == doorbell_backend::fifo && d.fifo.empty())
+    fail("doorbell.fifo", "must not be empty");
+  const auto& r = cfg_.region;
+  if (r.backend == region_backend::physical) {
+    if (r.phys_addr != 0)
+      fail("region.phys_addr",
+           "is not used by \"hvisor-tool-v1\" on the physical backend (each "
+           "window is mapped at its own v1.*_addr); remove it");
+    if (r.size != 0)
+      fail("region.size",
+           "is not used by \"hvisor-tool-v1\" on the physical backend (the "
+           "window sizes are v1.buffer_size and v1.queue_size); remove it");
+  } else if (r.phys_addr % 4096 != 0) {
+    fail("region.phys_addr",
+         hex(r.phys_addr) + " is not 4 KiB aligned (with \"hvisor-tool-v1\" "
+                            "and the file backend it is the physical address "
+                            "of the file's first byte)");
+  }
+  v1_windows();
+  const auto entries = (cfg_.v1.queue_size - 12) / 16;
+  if (cfg_.role == role_kind::service && cfg_.service.batch > entries)
+    fail("service.batch",
+         std::to_string(cfg_.service.batch) + " is larger than the queue's " +
+             std::to_string(entries) +
+             " entries ((v1.queue_size - 12) / 16); lower it",
+         {"v1.queue_size"});
+  const auto most = cfg_.v1.buffer_size - 128;
+  if (cfg_.role == role_kind::client && cfg_.client.max_message > most)
+    fail("client.max_message",
+         std::to_string(cfg_.client.max_message) +
+             " does not fit the payload buffer (v1.buffer_size " +
+             bytes_text(cfg_.v1.buffer_size) +
+             " less 128 bytes for the reserved start and the trailing NUL = " +
+             std::to_string(most) + ")",
+         {"v1.buffer_size"});
+}
+
+void checker::v1_windows() const {
+  const auto& v = cfg_.v1;
+  if (v.queue_addr % 4 != 0)
+    fail("v1.queue_addr", hex(v.queue_addr) + " is not a multiple of 4");
+  if (v.ready_addr % 4 != 0)
+    fail("v1.ready_addr", hex(v.ready_addr) + " is not a multiple of 4");
+  struct window {
+    const char* key;
+    std::uint64_t addr, size;
+  };
+  const window ws[] = {{"v1.buffer_addr", v.buffer_addr, v.buffer_size},
+                       {"v1.queue_addr", v.queue_addr, v.queue_size},
+                       {"v1.ready_addr", v.ready_addr, 4}};
+  const auto base = cfg_.region.phys_addr;
+  for (const auto& w : ws)
+    if (cfg_.region.backend == region_backend::file && base != 0 &&
+        w.addr < base)
+      fail(w.key,
+           hex(w.addr) + " is below region.phys_addr " + hex(base) +
+               ", where the window file starts",
+           {"region.phys_addr"});
+  for (std::size_t i = 0; i < 3; ++i)
+    for (std::size_t j = i + 1; j < 3; ++j)
+      if (ws[i].addr < ws[j].addr + ws[j].size &&
+          ws[j].addr < ws[i].addr + ws[i].size)
+        fail(ws[j].key, "the window " + hex(ws[j].addr) + "..+" +
+                            hex(ws[j].size) + " overlaps " + ws[i].key + " " +
+                            hex(ws[i].addr) + "..+" + hex(ws[i].size));
+}
+
 void checker::region() const {
+  if (v1())
+    return; // layout() checked what applies
   const auto& r = cfg_.region;
   if (r.backend == region_backend::physical)
     physical();
@@ -155,7 +249,7 @@ void checker::payload() const {
 // Each client actor may have max_in_flight requests in the queue, and
 // the queue needs room for as many again (seed: entries >= 2 x threads).
 void checker::client_queue() const {
-  if (cfg_.role != role_kind::client)
+  if (cfg_.role != role_kind::client || v1())
     return;
   const auto& r = cfg_.region;
   const auto& c = cfg_.client;
@@ -179,7 +273,7 @@ void checker::client_queue() const {
 // Seed: payload space >= threads x message size x 10, for this client's
 // partition of the payload area.
 void checker::client_payload() const {
-  if (cfg_.role != role_kind::client)
+  if (cfg_.role != role_kind::client || v1())
     return;
   const auto& r = cfg_.region;
   const auto& c = cfg_.client;
@@ -207,7 +301,7 @@ void checker::client_payload() const {
 }
 
 void checker::service() const {
-  if (cfg_.role != role_kind::service)
+  if (cfg_.role != role_kind::service || v1())
     return;
   const auto batch = cfg_.service.batch;
   const auto entries = cfg_.region.entries;
@@ -238,6 +332,7 @@ void validate(const role_config& cfg) {
   const checker c{cfg};
   c.keys();
   c.doorbell();
+  c.layout();
   c.region();
   c.client_queue();
   c.client_payload();

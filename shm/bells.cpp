@@ -31,6 +31,12 @@ device_bell(slot& s, bool ring, const bell_settings& b, std::string* error) {
 
 bool open_bells(region& r, zone_role role, std::uint32_t own_slot,
                 const bell_settings& s, zone_bells& out, std::string* error) {
+  if (s.kind == bell_kind::fifo) {
+    if (error != nullptr)
+      *error = "the fifo doorbell belongs to the hvisor-tool-v1 layout; "
+               "hyperamp's own layout uses futex, hvisor or polling";
+    return false;
+  }
   const bool hvisor = s.kind == bell_kind::hvisor;
   out.peers.clear();
   out.peers.resize(r.max_clients() + 1u);

@@ -19,12 +19,16 @@ class region;
 /// client rings the service through /dev/hvisor, the service sleeps in
 /// poll(/dev/hshm0); the board cannot interrupt the client zone, so the
 /// client polls adaptively. polling: both sides poll (no interrupts).
-enum class bell_kind { futex, hvisor, polling };
+/// fifo: the hvisor-tool-v1 layout on a host only (shm/v1_bells.hpp): the
+/// client writes a byte into a named pipe the service polls.
+enum class bell_kind { futex, hvisor, polling, fifo };
 
 struct bell_settings {
   bell_kind kind = bell_kind::futex;
   std::chrono::nanoseconds spin = std::chrono::microseconds{50};
   hvisor_options hvisor;
+  /// bell_kind::fifo: the named pipe (made if it does not exist).
+  std::string fifo_path = "/dev/shm/hyperamp-v1-bell";
 };
 
 enum class zone_role { client, service };

@@ -4,6 +4,7 @@
 
 #include "shm/locked_ports.hpp"
 #include "shm/participant.hpp"
+#include "shm/v1_ports.hpp"
 
 namespace hyperamp::shm {
 
@@ -37,6 +38,8 @@ std::string await_service(region& r, const std::string& path,
 } // namespace
 
 port_result<client_port> open_client_port(const zone_options& o) {
+  if (o.region.layout == region_layout::hvisor_v1)
+    return v1::open_client(o);
   port_result<client_port> out;
   auto r = open_region(o.region, &out.error);
   if (!r)
@@ -65,6 +68,8 @@ port_result<client_port> open_client_port(const zone_options& o) {
 }
 
 port_result<service_port> open_service_port(const zone_options& o) {
+  if (o.region.layout == region_layout::hvisor_v1)
+    return v1::open_service(o);
   port_result<service_port> out;
   auto r = open_region(o.region, &out.error);
   if (!r)
@@ -93,6 +98,8 @@ port_result<service_port> open_service_port(const zone_options& o) {
 
 std::string wait_for_service(const region_options& o,
                              std::chrono::milliseconds timeout) {
+  if (o.layout == region_layout::hvisor_v1)
+    return v1::wait_for_service(o, timeout);
   auto opts = o;
   opts.attach_timeout = timeout;
   std::string error;

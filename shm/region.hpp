@@ -7,22 +7,33 @@
 #include <string>
 
 #include "shm/layout.hpp"
+#include "shm/v1_layout.hpp"
 
 namespace hyperamp::shm {
 
 enum class region_backend { file, physical };
+
+/// Which wire layout the region speaks: hyperamp's own (docs/wire-layout.md,
+/// this file's `region`) or hvisor-tool's AmpMsgQueue (shm/v1_layout.hpp,
+/// opened by shm/v1_region.hpp). Only shm/ports.cpp looks at it.
+enum class region_layout { hyperamp, hvisor_v1 };
 
 /// How to find the region. `auto_` creates it when absent (or RAW), attaches
 /// otherwise; `create` insists on making a new file; `attach` never creates.
 enum class create_mode { auto_, create, attach };
 
 struct region_options {
+  region_layout layout = region_layout::hyperamp;
   region_backend backend = region_backend::file;
   /// File path (file backend) or memory device (physical backend).
   std::string path = "/dev/shm/hyperamp";
   /// Physical address (physical backend): the mmap offset into `path`.
+  /// hvisor_v1 with the file backend: the physical address the file's
+  /// byte 0 stands for (0: the lowest window address).
   std::uint64_t phys_addr = 0;
   /// Bytes to map; 0 = the minimum the geometry needs (file backend only).
+  /// hvisor_v1 with the file backend: the file's size (0: up to the end of
+  /// the highest window).
   std::uint64_t size = 0;
   std::uint32_t entries = 256;
   std::uint32_t max_clients = 32;
@@ -35,6 +46,9 @@ struct region_options {
   std::string channel = "default";
   /// Map read-only and never create (for tools that only look: inspect).
   bool read_only = false;
+  /// hvisor_v1 only: where its three windows are. entries, max_clients,
+  /// payload_size, channel and read_only do not apply to it.
+  v1::layout_options v1;
 };
 
 /// Why open() failed; each has its own message.

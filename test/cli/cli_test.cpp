@@ -167,6 +167,66 @@ TEST_CASE("parse: hvisor-tool aliases as program names") {
   CHECK(parse({"something", "serve", "s.toml"}).cmd == command::serve);
 }
 
+TEST_CASE("parse: hyper_amp and hyper_amp_service, and an shm_config.json") {
+  auto o = p({"hyper_amp", "shm_config.json", "hex:164e2c2f12", "2"});
+  CHECK(o.cmd == command::call);
+  CHECK(o.role_file == "shm_config.json");
+  CHECK(o.data == "hex:164e2c2f12");
+  CHECK(o.service_id == 2u);
+  CHECK(o.threads == 1u);
+  CHECK(o.requests == 1u);
+  CHECK(o.hvisor_output);
+  CHECK(p({"hyper_amp_test", "c.json", "hello", "1"}).hvisor_output);
+  CHECK_FALSE(
+      p({"hyper_amp_test_mt", "c.json", "hello", "1", "2"}).hvisor_output);
+  CHECK_FALSE(p({"call", "c.json", "hello", "1"}).hvisor_output);
+  o = parse({"/usr/bin/hyper_amp_service", "shm_config.json"});
+  CHECK(o.cmd == command::serve);
+  CHECK(o.role_file == "shm_config.json");
+  CHECK_THROWS_WITH_AS(p({"hyper_amp", "c.json", "hello"}),
+                       "hyper_amp: missing arguments (see amp-node help "
+                       "aliases)",
+                       cli_error);
+  CHECK_THROWS_WITH_AS(p({"hyper_amp_service", "c.json", "4"}),
+                       "hyper_amp_service: unexpected argument '4'", cli_error);
+  // A .json file alone is taken for a config (amp-node then says it needs
+  // a side).
+  o = p({"shm_config.json"});
+  CHECK(o.cmd == command::run);
+  CHECK(o.role_file == "shm_config.json");
+}
+
+TEST_CASE("hvisor_result_lines: hvisor-tool's Result and Hex format lines") {
+  auto to_bytes = [](const std::string& s) {
+    return bytes(s.begin(), s.end());
+  };
+  CHECK(hvisor_result_lines(to_bytes("hello")) ==
+        "Result: [hello] (5 bytes)\nHex format: 68656c6c6f\n");
+  CHECK(hvisor_result_lines({0x16, 0x4e, 0x2c, 0x2f, 0x12}) ==
+        "Result: [\\x16N,/\\x12] (5 bytes)\nHex format: 164e2c2f12\n");
+  CHECK(hvisor_result_lines(to_bytes("a\nb\rc\td\x7f ~")) ==
+        "Result: [a\\nb\\rc\\td\\x7f ~] (10 bytes)\n"
+        "Hex format: 610a620d630964"
+        "7f207e\n");
+  CHECK(hvisor_result_lines({}) == "Result: [] (0 bytes)\nHex format: \n");
+  // Up to 256 bytes in full; beyond, the first 64 and a note.
+  const std::string full(256, 'x');
+  std::string hex256;
+  for (int i = 0; i < 256; ++i)
+    hex256 += "78";
+  CHECK(hvisor_result_lines(to_bytes(full)) ==
+        "Result: [" + full + "] (256 bytes)\nHex format: " + hex256 + "\n");
+  const std::string big(300, 'y');
+  std::string hex64;
+  for (int i = 0; i < 64; ++i)
+    hex64 += "79";
+  CHECK(hvisor_result_lines(to_bytes(big)) ==
+        "Result: [" + std::string(64, 'y') +
+            "... (showing first 64 of 300 bytes)] (300 bytes)\n"
+            "Hex format: " +
+            hex64 + "... (showing first 64 of 300 bytes)\n");
+}
+
 // -- help ---------------------------------------------------------------------
 
 TEST_CASE("parse: help per command") {
@@ -207,11 +267,11 @@ TEST_CASE("parse: help per command") {
 
 TEST_CASE("help texts") {
   CHECK(contains(help(""), "Usage:"));
-  CHECK(contains(help(""), "amp-node serve <role.toml> [--workers N]"));
+  CHECK(contains(help(""), "amp-node serve <cfg> [--workers N]"));
   CHECK(contains(help(""), "Exit codes: 0 ok, 1 a request or the zone "
                            "failed,\n2 bad arguments or configuration."));
-  CHECK(help("serve").rfind("amp-node serve <role.toml>", 0) == 0);
-  CHECK(help("call").rfind("amp-node call <role.toml>", 0) == 0);
+  CHECK(help("serve").rfind("amp-node serve <cfg>", 0) == 0);
+  CHECK(help("call").rfind("amp-node call <cfg>", 0) == 0);
   CHECK(contains(help("call"), "-> 164e2c2f12"));
   CHECK(contains(help("aliases"), "hyper_amp_service_test_mt <cfg> [threads]"));
   CHECK(help("hyper_amp_test") == help("aliases"));

@@ -328,7 +328,7 @@ TEST_CASE("bad enum strings list the allowed values") {
             "\"physical\""));
   CHECK(has(error_of(client_head + "[doorbell]\nbackend = \"Futex\"\n"),
             "bad.toml:4: doorbell.backend: \"Futex\" is not one of \"futex\", "
-            "\"hvisor\" or \"polling\" (did you mean \"futex\"?)"));
+            "\"hvisor\", \"polling\" or \"fifo\" (did you mean \"futex\"?)"));
   CHECK(error_of(client_head + "[scheduler]\npolicy = \"steal\"\n") ==
         "bad.toml:4: scheduler.policy: \"steal\" is not one of \"stealing\" "
         "or \"sharing\" (did you mean \"stealing\"?)");

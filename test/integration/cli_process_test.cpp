@@ -40,9 +40,9 @@ TEST_CASE("cli process: help exits 0 with the usage on stdout") {
       {{"--help"}, "Usage:\n  amp-node <role.toml>"},
       {{"-h"}, "Usage:"},
       {{"help"}, "Usage:"},
-      {{"help", "serve"}, "amp-node serve <role.toml> [--workers N]"},
-      {{"serve", "--help"}, "amp-node serve <role.toml> [--workers N]"},
-      {{"call", "-h"}, "amp-node call <role.toml> <data|@file|hex:HEX>"},
+      {{"help", "serve"}, "amp-node serve <cfg> [--workers N]"},
+      {{"serve", "--help"}, "amp-node serve <cfg> [--workers N]"},
+      {{"call", "-h"}, "amp-node call <cfg> <data|@file|hex:HEX>"},
       {{"help", "aliases"}, "Aliases kept for scripts written for hvisor-tool"},
       {{"hyper_amp_test_mt", "--help"}, "Aliases kept for scripts"},
   };
