@@ -203,8 +203,16 @@ void answer_waiting(link_ptr self) {
 void attempt_failed(link_ptr self, const caf::error& err) {
   auto& st = self->state;
   st.connecting = false;
-  st.last_error = start_error("cannot connect to the gateway at " +
-                              endpoint_text(st) + ": " + describe(err));
+  // A TLS gateway and a plain caller (or the reverse, or certificates
+  // the other side does not trust) end in the handshake.
+  const bool handshake = err == caf::sec::disconnect_during_handshake;
+  st.last_error = start_error(
+      "cannot connect to the gateway at " + endpoint_text(st) + ": " +
+      describe(err) +
+      (handshake ? " (the connection ended in the handshake: TLS on one "
+                   "side only, or a certificate the other side does not "
+                   "trust?)"
+                 : ""));
   answer_waiting(self);
   st.pause = std::clamp(st.pause * 2, st.opts.retry, st.opts.retry_max);
   self->delayed_send(self, st.pause, retry_atom::value);

@@ -62,9 +62,11 @@ std::string tls_problem(const tls_check& f) {
   if (SSL_CTX_use_certificate_chain_file(ctx.get(), f.certificate.c_str()) != 1)
     return f.certificate_name + ": " + f.certificate +
            " is not a PEM certificate OpenSSL can load: " + ssl_errors();
-  if (SSL_CTX_check_private_key(ctx.get()) != 1)
+  if (SSL_CTX_check_private_key(ctx.get()) != 1) {
+    ERR_clear_error();
     return f.key_name + ": " + f.key + " is not the key of " +
-           f.certificate_name + " " + f.certificate + ": " + ssl_errors();
+           f.certificate_name + " " + f.certificate;
+  }
   if (SSL_CTX_load_verify_locations(ctx.get(), f.ca.c_str(), nullptr) != 1)
     return f.ca_name + ": " + f.ca +
            " holds no PEM certificate OpenSSL can load: " + ssl_errors();

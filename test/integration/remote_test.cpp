@@ -286,6 +286,8 @@ TEST_CASE("TLS: callers with a certificate of the gateway's CA are served, "
   CHECK_MESSAGE(plain->err().find("cannot connect to the gateway at " +
                                   gw.address()) != std::string::npos,
                 plain->describe());
+  CHECK_MESSAGE(plain->err().find("TLS on one side only") != std::string::npos,
+                plain->describe());
   // A certificate the gateway's CA did not sign: refused.
   auto stranger = child::amp(
       {"call", "--remote", gw.address(), "hello", "1", "--tls-ca", pki.ca,
