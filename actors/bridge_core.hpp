@@ -91,6 +91,13 @@ protected:
         },
         [this](tick_atom) {
           flags_->tick_pending.store(false, std::memory_order_release);
+          if (port_->check_self() == shm::self_check::lost) {
+            log_once("another zone was given this zone's place in the "
+                     "region (it was declared dead while it was only "
+                     "stopped?); stopping");
+            quit(caf::make_error(amp_errc::replaced));
+            return;
+          }
           on_tick();
           log_new_rejects();
         },

@@ -265,11 +265,19 @@ void client_bridge::start_pending() {
 void client_bridge::on_tick() {
   const auto now = clock().now();
   check_peer(now);
-  for (auto& f : flights_) {
-    if (f.active && !f.answered && now >= f.deadline) {
+  port().sweep();
+  for (std::uint32_t t = 0; t < flights_.size(); ++t) {
+    flight& f = flights_[t];
+    if (!f.active || now < f.deadline)
+      continue;
+    if (!f.answered) {
       ++stats_.timeouts;
       answer(f, caf::make_error(amp_errc::timeout));
     }
+    // Its room stays reserved until its completion comes, unless damage
+    // gave its entry away: then no completion ever will.
+    if (port().lost(t))
+      f.active = false;
   }
   while (!pending_.empty() && now >= pending_.front().deadline) {
     ++stats_.timeouts;

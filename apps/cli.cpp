@@ -32,9 +32,11 @@ Usage:
                                       middleman) until SIGINT/SIGTERM
   amp-node call --remote HOST:PORT <data|@file|hex:HEX> <service_id>
                 [--threads N] [--requests M] [--json] [--quiet]
-                [--tls-ca FILE --tls-cert FILE --tls-key FILE]
+                [--expect DATA] [--tls-ca FILE --tls-cert FILE --tls-key FILE]
                                       call through a gateway (no role file)
-  amp-node help [serve|call|gateway|aliases]  more about a command
+  amp-node inspect <role.toml> [--json] [--watch SECONDS]
+                                      look at the region without joining it
+  amp-node help [serve|call|gateway|inspect|aliases]  more about a command
 
 Aliases of hvisor-tool's commands (as subcommands or as the program name):
   hyper_amp_test <cfg> <data> <service_id>
@@ -58,17 +60,24 @@ number of worker actors per service (1..256).
 const char* k_call =
     R"(amp-node call <role.toml> <data|@file|hex:HEX> <service_id>
               [--threads N] [--requests M] [--json] [--quiet]
+              [--expect data|@file|hex:HEX]
 amp-node call --remote HOST:PORT <data|@file|hex:HEX> <service_id>
               [--threads N] [--requests M] [--json] [--quiet]
+              [--expect data|@file|hex:HEX]
               [--tls-ca FILE --tls-cert FILE --tls-key FILE]
 
 Sends M requests (default N) through N client actors (default 1), each
 with at most client.max_in_flight requests outstanding. Prints each result
 (printable text as text, otherwise hex) and a summary: total time,
 requests/s, latency p50/p99 (a request's latency is the round trip of the
-batch it went in: each actor sends max_in_flight / 2 requests per batch). --json prints one JSON object instead.
---quiet leaves out the per-request lines. Exits 0 only if every request
-succeeded.
+batch it went in: each actor sends max_in_flight / 2 requests per batch).
+--json prints one JSON object instead. --quiet leaves out the per-request
+lines (and the JSON results): only the summary and the failures by kind,
+in bounded memory for any M (above 1000000 requests --quiet is required;
+progress goes to stderr every second). Exits 0 only if every request
+succeeded; SIGINT/SIGTERM stops early (exit 1). --expect DATA: a response
+other than DATA (same forms as data) counts as failed ("response differs
+from --expect"), for soak and smoke tests.
 
 data:    a literal string; @file reads the file (if it starts with "hex:" it
          is hex, one trailing newline stripped); hex:HEX decodes HEX.
@@ -108,6 +117,26 @@ whose certificate tls_ca signed. --port and --bind override port and bind.
 
 Without TLS, whoever can connect speaks CAF's protocol with this process:
 keep it on loopback or a trusted network. See docs/remote.md.
+)";
+
+const char* k_inspect =
+    R"(amp-node inspect <role.toml> [--json] [--watch SECONDS]
+
+Looks at the region of the role file without joining it: maps it read-only,
+takes no slot and no lock, writes nothing. Shows the header and geometry,
+the channel, the lock word and its holder, each list's length and whether
+the lists are consistent, the entries by the list their tag names, every
+slot in use (zone, pid, epoch, entries it holds, and whether its heartbeat
+moved during a 200 ms look), and the counters of damage found, repairs and
+lock recoveries. The snapshot is taken without the lock: a list changing at
+that moment can look inconsistent once; look again.
+
+--json      one JSON object (with --watch: one per line)
+--watch S   look again every S seconds (1..86400) until SIGINT or SIGTERM
+
+Exit codes: 0 the lists are consistent, 1 they are not, or the region
+cannot be opened (it does not exist, is not a hyperamp region, ...),
+2 bad arguments or configuration. With --watch: the last look's.
 )";
 
 const char* k_aliases = R"(Aliases kept for scripts written for hvisor-tool:
@@ -213,6 +242,7 @@ struct flag_option {
 struct text_option {
   const char* name;
   void (*set)(options&, std::string);
+  bool empty_ok = false; ///< --expect "" expects an empty response
 };
 
 /// --remote's address, and the TLS files: only with --remote, all three.
@@ -249,8 +279,10 @@ options parse_command(const std::string& name,
   const bool remote = name == "call" && has_remote(words);
   // The options of the client aliases are call's, and so named in errors.
   const std::string label = client ? "call" : name;
-  const std::string topic =
-      name == "serve" || name == "call" || name == "gateway" ? name : "aliases";
+  const std::string topic = name == "serve" || name == "call" ||
+                                    name == "gateway" || name == "inspect"
+                                ? name
+                                : "aliases";
   options help;
   help.help_topic = is_alias(name) ? "aliases" : name;
   // The client aliases fix the load: --threads and --requests contradict
@@ -269,21 +301,36 @@ options parse_command(const std::string& name,
       return {{"--workers", 256, &options::workers}};
     if (name == "gateway")
       return {{"--port", 65535, &options::port, 0}};
+    if (name == "inspect")
+      return {{"--watch", 86400, &options::watch}};
     return {};
   }();
   const auto texts = [&]() -> std::vector<text_option> {
-    if (name == "call")
-      return {{"--remote", [](options& o, std::string v) { o.remote = v; }},
-              {"--tls-ca", [](options& o, std::string v) { o.tls_ca = v; }},
-              {"--tls-cert", [](options& o, std::string v) { o.tls_cert = v; }},
-              {"--tls-key", [](options& o, std::string v) { o.tls_key = v; }}};
+    std::vector<text_option> t;
+    if (client)
+      t.push_back({"--expect",
+                   [](options& o, std::string v) { o.expect = std::move(v); },
+                   true});
+    if (name == "call") {
+      t.push_back(
+          {"--remote", [](options& o, std::string v) { o.remote = v; }});
+      t.push_back(
+          {"--tls-ca", [](options& o, std::string v) { o.tls_ca = v; }});
+      t.push_back(
+          {"--tls-cert", [](options& o, std::string v) { o.tls_cert = v; }});
+      t.push_back(
+          {"--tls-key", [](options& o, std::string v) { o.tls_key = v; }});
+    }
     if (name == "gateway")
-      return {{"--bind", [](options& o, std::string v) { o.bind = v; }}};
+      t.push_back({"--bind", [](options& o, std::string v) { o.bind = v; }});
+    return t;
     return {};
   }();
   const auto flags = [&]() -> std::vector<flag_option> {
     if (client)
       return {{"--json", &options::json}, {"--quiet", &options::quiet}};
+    if (name == "inspect")
+      return {{"--json", &options::json}};
     return {};
   }();
 
@@ -295,10 +342,10 @@ options parse_command(const std::string& name,
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   for (const auto& c : counts)
     app.add_option(c.name);
-  for (const auto& f : flags)
-    app.add_flag(f.name);
   for (const auto& t : texts)
     app.add_option(t.name);
+  for (const auto& f : flags)
+    app.add_flag(f.name);
   std::vector<CLI::Option*> pos;
   auto positional = [&](const char* arg, bool required) {
     pos.push_back(app.add_option(arg)->required(required));
@@ -376,7 +423,7 @@ options parse_command(const std::string& name,
     for (const auto& t : texts)
       if (opt->get_name() == t.name) {
         auto v = restore(opt->results().at(i));
-        if (v.empty())
+        if (v.empty() && !t.empty_ok)
           throw cli_error(label + ": " + t.name + " needs a value");
         t.set(o, std::move(v));
       }
@@ -411,6 +458,8 @@ options parse_command(const std::string& name,
     check_remote(o);
   } else if (name == "gateway") {
     o.cmd = command::gateway;
+  } else if (name == "inspect") {
+    o.cmd = command::inspect;
   } else {
     o.cmd = command::serve;
     if (name == "hyper_amp_service_test_mt" && pos[1]->count() > 0)
@@ -561,23 +610,25 @@ options parse(const std::vector<std::string>& args) {
     o.help_topic = tail.empty() ? "" : tail[0];
     if (!o.help_topic.empty() && o.help_topic != "serve" &&
         o.help_topic != "call" && o.help_topic != "gateway" &&
-        o.help_topic != "aliases" && !is_alias(o.help_topic))
+        o.help_topic != "inspect" && o.help_topic != "aliases" &&
+        !is_alias(o.help_topic))
       throw cli_error("help: unknown topic '" + o.help_topic + "'");
     return o;
   }
-  if (cmd == "serve" || cmd == "call" || cmd == "gateway" || is_alias(cmd))
+  if (cmd == "serve" || cmd == "call" || cmd == "gateway" || cmd == "inspect" ||
+      is_alias(cmd))
     return parse_command(cmd, tail);
   if (cmd.size() > 1 && cmd[0] == '-')
     throw cli_error("unknown option '" + cmd + "' (try amp-node --help)");
   if (!tail.empty())
     throw cli_error("unknown subcommand '" + cmd +
-                    "' (expected serve, call, gateway, help or a role "
-                    "file)");
+                    "' (expected serve, call, gateway, inspect, help or a "
+                    "role file)");
   if (cmd.find(".toml") == std::string::npos &&
       cmd.find('/') == std::string::npos)
     throw cli_error("unknown subcommand '" + cmd +
-                    "' (expected serve, call, gateway, help or a role "
-                    "file)");
+                    "' (expected serve, call, gateway, inspect, help or a "
+                    "role file)");
   o.cmd = command::run;
   o.role_file = cmd;
   return o;
@@ -590,6 +641,8 @@ std::string help(const std::string& topic) {
     return k_call;
   if (topic == "gateway")
     return k_gateway;
+  if (topic == "inspect")
+    return k_inspect;
   if (topic == "aliases" || is_alias(topic))
     return k_aliases;
   return k_overview;

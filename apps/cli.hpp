@@ -17,7 +17,7 @@ class cli_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-enum class command { run, serve, call, gateway, help };
+enum class command { run, serve, call, gateway, inspect, help };
 
 struct options {
   command cmd = command::help;
@@ -28,6 +28,9 @@ struct options {
   std::optional<std::uint32_t> threads;  ///< call: client actors
   std::optional<std::uint32_t> requests; ///< call: total requests
   std::optional<std::uint32_t> workers;  ///< serve: workers per service
+  std::optional<std::uint32_t> watch;    ///< inspect: seconds between looks
+  std::optional<std::string> expect;     ///< call: the response every
+                                         ///< request must get (as data)
   bool json = false;
   bool quiet = false; ///< call: no per-request lines
   std::string remote; ///< call --remote: the gateway, HOST:PORT as given

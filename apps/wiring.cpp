@@ -26,6 +26,7 @@ shm::region_options region_options(const config::role_config& cfg) {
       : r.create == config::region_create::attach ? shm::create_mode::attach
                                                   : shm::create_mode::auto_;
   o.attach_timeout = std::chrono::milliseconds(cfg.timeouts.attach_ms);
+  o.channel = cfg.channel;
   return o;
 }
 

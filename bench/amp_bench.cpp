@@ -888,8 +888,7 @@ const std::vector<std::pair<std::string, void (*)(plan&, const options&)>>
                    {"floor", run_floor},     {"baseline", run_baseline},
                    {"remote", run_remote}};
 
-// -- table and JSON
-// ------------------------------------------------------------
+// -- table and JSON -----------------------------------------------------------
 
 void print_rows(const plan& pl, std::ostream& out) {
   std::vector<std::vector<std::string>> cells = {

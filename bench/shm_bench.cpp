@@ -147,8 +147,7 @@ std::vector<std::size_t> rotated(std::size_t n, int rep) {
   return order;
 }
 
-// -- the result table
-// ------------------------------------------------------------
+// -- the result table ---------------------------------------------------------
 
 /// One line of the table, filled in one repetition at a time.
 struct row {
@@ -715,7 +714,7 @@ private:
   void ring_clients(const std::uint32_t* idx, std::size_t n) {
     std::uint16_t last = 0;
     for (std::size_t j = 0; j < n; ++j) {
-      const std::uint16_t s = r_.entry_at(idx[j]).slot;
+      const std::uint16_t s = shm::tag_of(r_.entry_at(idx[j])).slot;
       if (s == last || s < 1 || s > r_.max_clients())
         continue;
       auto& bell = ringers_[s];
@@ -1335,8 +1334,7 @@ void write_json(const options& o, const plan& p, const machine_info& m,
     fail(err);
 }
 
-// -- command line and main
-// ------------------------------------------------------
+// -- command line and main ----------------------------------------------------
 
 std::string help_text() {
   const plan& f = k_full_plan;

@@ -4,6 +4,12 @@
 # CAF_LIBRARIES, CAF_<comp>_FOUND, CAF_LIBRARY_<COMP> and the imported targets
 # CAF::core (-> Threads::Threads), CAF::io (-> CAF::core), CAF::openssl (-> CAF::io),
 # the names upstream's later CAFConfig.cmake uses.
+#
+# In a cross build the search goes through CMAKE_FIND_ROOT_PATH: with
+# cmake/aarch64-linux-gnu.cmake that is the arm64 sysroot only, where
+# CMAKE_LIBRARY_ARCHITECTURE (aarch64-linux-gnu) leads find_library to
+# usr/lib/aarch64-linux-gnu/libcaf_core.so. Installed next to hyperamp's
+# CMake package, which finds CAF with it.
 
 find_package(Threads REQUIRED)
 

@@ -143,7 +143,8 @@ std::vector<key> make_keys() {
       required(integer(KEY(zone_id), 0, 65535,
                        "this zone's id (hvisor: 0 is the root zone)")),
       text(KEY(channel), text_rule::name,
-           "name of the channel; both zones use the same one"),
+           "name of the channel: the region's creator writes it into the "
+           "region, and a zone configured for another channel is refused"),
       // [region]
       choice(KEY(region.backend), backend_names,
              "`file`: mmap a file (normally under `/dev/shm`); `physical`: "
@@ -466,7 +467,7 @@ std::string range_text(const key& k) {
   if (k.rule == text_rule::non_empty)
     parts.emplace_back("non-empty");
   if (k.rule == text_rule::name)
-    parts.emplace_back("non-empty, no control characters");
+    parts.emplace_back("non-empty, no control characters, at most 63 bytes");
   if (k.rule == text_rule::id_list)
     parts.emplace_back("service ids (0..2^32-1) separated by commas or "
                        "spaces");
@@ -541,10 +542,13 @@ std::string text_problem(const key& k, const std::string& s) {
   }
   if (k.rule != text_rule::any && k.rule != text_rule::id_list && s.empty())
     return "must not be empty";
-  if (k.rule == text_rule::name)
+  if (k.rule == text_rule::name) {
     for (const char c : s)
       if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
         return "must not contain control characters";
+    if (s.size() > 63) // it is stored in the region's header
+      return "is " + std::to_string(s.size()) + " bytes, at most 63";
+  }
   if (k.rule == text_rule::id_list) {
     std::vector<std::uint32_t> ids;
     std::string why;

@@ -32,7 +32,7 @@ namespace hyperamp::shm {
 
 /// "HYPERAMP" read as a little-endian u64.
 inline constexpr std::uint64_t k_magic = 0x504D415245505948ull;
-inline constexpr std::uint32_t k_layout_version = 1;
+inline constexpr std::uint32_t k_layout_version = 2;
 inline constexpr std::size_t k_cache_line = 64;
 /// Payload buffers are aligned to this.
 inline constexpr std::size_t k_payload_align = 64;
@@ -54,9 +54,12 @@ static_assert(sizeof(std::atomic<std::uint32_t>) == 4 &&
 /// Values of region_header::init_state.
 enum class init_state : std::uint32_t { raw = 0, initializing = 1, ready = 2 };
 
-/// Values of entry::list: which list (or owner) an entry belongs to. Written
-/// under queue_lock, first thing in every list operation, so that a crashed
-/// holder's half-done operation can be repaired from the tags.
+/// Values of the list field of entry::tag: which list (or owner) an entry
+/// belongs to. Changed under queue_lock, by compare-and-swap, first thing in
+/// every list operation (after its checks), so that a crashed holder's
+/// half-done operation can be repaired from the tags, and a holder that was
+/// evicted while stopped and then resumes can never move an entry that
+/// somebody else moved meanwhile (its CAS fails).
 enum class list_id : std::uint16_t {
   none = 0,       ///< never valid on the wire
   free = 1,       ///< on the free list
@@ -107,9 +110,12 @@ struct region_header {
   std::uint32_t slot_size;               // 96  == sizeof(slot), set at init
   std::uint32_t slots_offset;            // 100
   std::uint64_t partition_size;          // 104 payload bytes per client slot
-  std::uint8_t reserved1[16];            // 112
-  // -- lines 2-3: reserved for growth (compat mode, per-actor queues) ------
-  std::uint8_t reserved2[128]; // 128
+  std::uint64_t corrupt_found;           // 112 damage found (any zone, atomic)
+  std::uint64_t repairs;                 // 120 lists rebuilt (under queue_lock)
+  // -- line 2: identity, written once by the creator before READY ---------
+  char channel[64]; // 128 channel name, NUL-terminated (at most 63 bytes)
+  // -- line 3: reserved for growth ------------------------------------------
+  std::uint8_t reserved2[64]; // 192
 };
 
 /// One participant slot: 192 bytes, three cache lines, one writer each.
@@ -136,11 +142,12 @@ struct slot {
 /// One queue entry: the seed's MsgEntry, one cache line.
 struct entry {
   // -- links and ownership, under queue_lock -------------------------------
-  std::uint32_t next;      // 0   k_nil ends a list
-  std::uint32_t prev;      // 4   k_nil at a list head
-  std::uint16_t list;      // 8   list_id
-  std::uint16_t slot;      // 10  owning client slot (1..max_clients)
-  std::uint32_t reserved0; // 12
+  std::uint32_t next; // 0   k_nil ends a list
+  std::uint32_t prev; // 4   k_nil at a list head
+  /// The tag: bits 0-15 list_id (byte 8), bits 16-31 the owning client slot
+  /// (byte 10), bits 32-63 a generation, +1 on every change (byte 12).
+  /// Read and changed only as one word (tag_of, and lists.cpp's CAS).
+  std::uint64_t tag; // 8
   // -- request, written by the owning client before submit -----------------
   std::uint64_t seq;              // 16 request sequence number, never 0
   std::uint32_t service_id;       // 24
@@ -185,8 +192,10 @@ static_assert(offsetof(region_header, in_service_tail) == 92);
 static_assert(offsetof(region_header, slot_size) == 96);
 static_assert(offsetof(region_header, slots_offset) == 100);
 static_assert(offsetof(region_header, partition_size) == 104);
-static_assert(offsetof(region_header, reserved1) == 112);
-static_assert(offsetof(region_header, reserved2) == 128);
+static_assert(offsetof(region_header, corrupt_found) == 112);
+static_assert(offsetof(region_header, repairs) == 120);
+static_assert(offsetof(region_header, channel) == 128);
+static_assert(offsetof(region_header, reserved2) == 192);
 
 static_assert(sizeof(slot) == 3 * k_cache_line && alignof(slot) == 8,
               "a slot is three cache lines, one per writer");
@@ -206,9 +215,8 @@ static_assert(sizeof(entry) == k_cache_line && alignof(entry) == 8,
               "one entry per cache line");
 static_assert(offsetof(entry, next) == 0);
 static_assert(offsetof(entry, prev) == 4);
-static_assert(offsetof(entry, list) == 8);
-static_assert(offsetof(entry, slot) == 10);
-static_assert(offsetof(entry, reserved0) == 12);
+static_assert(offsetof(entry, tag) == 8 && sizeof(entry::tag) == 8,
+              "list at byte 8, slot at 10, generation at 12: one LE word");
 static_assert(offsetof(entry, seq) == 16);
 static_assert(offsetof(entry, service_id) == 24);
 static_assert(offsetof(entry, payload_offset) == 28);
@@ -218,6 +226,28 @@ static_assert(offsetof(entry, done_seq) == 40);
 static_assert(offsetof(entry, result_length) == 48);
 static_assert(offsetof(entry, status) == 52);
 static_assert(offsetof(entry, reserved1) == 56);
+
+/// The decoded tag of an entry.
+struct entry_tag {
+  std::uint16_t list = 0; ///< list_id
+  std::uint16_t slot = 0; ///< owning client slot
+  std::uint32_t gen = 0;  ///< +1 on every change
+};
+
+constexpr std::uint64_t pack(entry_tag t) noexcept {
+  return std::uint64_t{t.list} | (std::uint64_t{t.slot} << 16) |
+         (std::uint64_t{t.gen} << 32);
+}
+
+constexpr entry_tag unpack_tag(std::uint64_t w) noexcept {
+  return {static_cast<std::uint16_t>(w), static_cast<std::uint16_t>(w >> 16),
+          static_cast<std::uint32_t>(w >> 32)};
+}
+
+/// The tag of `e`, read once (the peer may write it).
+inline entry_tag tag_of(const entry& e) noexcept {
+  return unpack_tag(__atomic_load_n(&e.tag, __ATOMIC_RELAXED));
+}
 
 /// The geometry derived from the three configured numbers. Pure arithmetic,
 /// shared by the creator (to lay out) and the attacher (to check).

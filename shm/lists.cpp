@@ -1,5 +1,7 @@
 #include "shm/lists.hpp"
 
+#include <atomic>
+
 #include "shm/region.hpp"
 
 namespace hyperamp::shm {
@@ -10,7 +12,20 @@ constexpr std::uint16_t tag(list_id id) noexcept {
   return static_cast<std::uint16_t>(id);
 }
 
+std::atomic<step_hook> g_step_hook{nullptr};
+
+/// A point between two writes of a list operation (for tests: see
+/// set_step_hook). One relaxed load when no hook is set.
+inline void step(step_point p) noexcept {
+  if (auto h = g_step_hook.load(std::memory_order_relaxed))
+    h(p);
+}
+
 } // namespace
+
+void set_step_hook(step_hook h) noexcept {
+  g_step_hook.store(h, std::memory_order_relaxed);
+}
 
 lists::lists(region& r) noexcept
     : region_(&r), count_(r.entry_count()), max_clients_(r.max_clients()) {}
@@ -40,9 +55,20 @@ list_ref lists::completed(std::uint16_t slot) noexcept {
 }
 
 bool lists::tagged(std::uint32_t idx, list_ref l) noexcept {
-  const entry& e = at(idx);
-  return e.list == tag(l.id) &&
-         (l.id != list_id::completed || e.slot == l.slot);
+  const entry_tag t = tag_of(at(idx));
+  return t.list == tag(l.id) &&
+         (l.id != list_id::completed || t.slot == l.slot);
+}
+
+bool lists::retag(std::uint32_t idx, std::uint64_t seen, list_id to,
+                  std::uint16_t slot) noexcept {
+  const std::uint64_t next =
+      pack(entry_tag{tag(to), slot, unpack_tag(seen).gen + 1});
+  // Relaxed: the lock orders it for the holder. The CAS is for a holder
+  // that was evicted while stopped and resumes: if anybody moved the entry
+  // meanwhile, its CAS fails and its operation stops (corrupt).
+  return __atomic_compare_exchange_n(&at(idx).tag, &seen, next, false,
+                                     __ATOMIC_RELAXED, __ATOMIC_RELAXED);
 }
 
 status lists::push_back(list_ref l, std::uint32_t idx, list_id from,
@@ -50,21 +76,26 @@ status lists::push_back(list_ref l, std::uint32_t idx, list_id from,
   if (!valid(idx))
     return status::corrupt;
   entry& e = at(idx);
-  if (e.list != tag(from) || (from == list_id::client && e.slot != owner))
+  const std::uint64_t seen = __atomic_load_n(&e.tag, __ATOMIC_RELAXED);
+  const entry_tag t = unpack_tag(seen);
+  if (t.list != tag(from) || (from == list_id::client && t.slot != owner))
     return status::corrupt;
-  const std::uint32_t t = *l.tail;
-  if (t == k_nil ? *l.head != k_nil
-                 : !valid(t) || !tagged(t, l) || at(t).next != k_nil)
+  const std::uint32_t tl = *l.tail;
+  if (tl == k_nil ? *l.head != k_nil
+                  : !valid(tl) || !tagged(tl, l) || at(tl).next != k_nil)
     return status::corrupt;
-  e.list = tag(l.id);
-  if (l.id == list_id::completed)
-    e.slot = l.slot;
+  step(step_point::push_checked);
+  if (!retag(idx, seen, l.id, l.id == list_id::completed ? l.slot : t.slot))
+    return status::corrupt;
+  step(step_point::push_tagged);
   e.next = k_nil;
-  e.prev = t;
-  if (t == k_nil)
+  e.prev = tl;
+  step(step_point::push_own_links);
+  if (tl == k_nil)
     *l.head = idx;
   else
-    at(t).next = idx;
+    at(tl).next = idx;
+  step(step_point::push_linked);
   *l.tail = idx;
   return status::ok;
 }
@@ -82,9 +113,13 @@ status lists::pop_front(list_ref l, std::uint32_t& idx, list_id to,
 
 status lists::unlink(list_ref l, std::uint32_t idx, list_id to,
                      std::uint16_t owner) noexcept {
-  if (!valid(idx) || !tagged(idx, l))
+  if (!valid(idx))
     return status::corrupt;
   entry& e = at(idx);
+  const std::uint64_t seen = __atomic_load_n(&e.tag, __ATOMIC_RELAXED);
+  const entry_tag t = unpack_tag(seen);
+  if (t.list != tag(l.id) || (l.id == list_id::completed && t.slot != l.slot))
+    return status::corrupt;
   const std::uint32_t p = e.prev;
   const std::uint32_t n = e.next;
   const bool p_ok = p == k_nil ? *l.head == idx
@@ -93,17 +128,21 @@ status lists::unlink(list_ref l, std::uint32_t idx, list_id to,
                                : valid(n) && tagged(n, l) && at(n).prev == idx;
   if (!p_ok || !n_ok)
     return status::corrupt;
-  e.list = tag(to);
-  if (to == list_id::client || to == list_id::free)
-    e.slot = owner;
+  step(step_point::unlink_checked);
+  const bool owned = to == list_id::client || to == list_id::free;
+  if (!retag(idx, seen, to, owned ? owner : t.slot))
+    return status::corrupt;
+  step(step_point::unlink_tagged);
   if (p == k_nil)
     *l.head = n;
   else
     at(p).next = n;
+  step(step_point::unlink_prev_done);
   if (n == k_nil)
     *l.tail = p;
   else
     at(n).prev = p;
+  step(step_point::unlink_next_done);
   e.next = e.prev = k_nil;
   return status::ok;
 }
@@ -125,9 +164,11 @@ status lists::transfer(list_ref src, list_ref dst) noexcept {
                          : !valid(t) || !tagged(t, dst) || at(t).next != k_nil))
     return status::corrupt;
   for (std::uint32_t i = first; i != k_nil; i = at(i).next) {
-    at(i).list = tag(dst.id);
-    if (dst.id == list_id::completed)
-      at(i).slot = dst.slot;
+    const std::uint64_t seen = __atomic_load_n(&at(i).tag, __ATOMIC_RELAXED);
+    const std::uint16_t slot =
+        dst.id == list_id::completed ? dst.slot : unpack_tag(seen).slot;
+    if (!retag(i, seen, dst.id, slot))
+      return status::corrupt; // what moved stays moved: repair() links it
   }
   at(first).prev = t;
   if (t == k_nil)
@@ -158,6 +199,8 @@ std::size_t lists::walk(list_ref l, bool& ok) noexcept {
 }
 
 std::size_t lists::repair() noexcept {
+  // Counted in the region, for `amp-node inspect` (the lock is held).
+  ++region_->header().repairs;
   auto reset = [](list_ref l) { *l.head = *l.tail = k_nil; };
   reset(free_list());
   reset(submitted());
@@ -165,35 +208,39 @@ std::size_t lists::repair() noexcept {
   for (std::uint16_t s = 1; s <= max_clients_; ++s)
     reset(completed(s));
   std::size_t changed = 0;
-  for (std::uint32_t i = 0; i < count_; ++i) {
-    entry& e = at(i);
-    const std::uint16_t t = e.list;
-    const std::uint16_t s = e.slot;
-    const bool slot_ok = s >= 1 && s <= max_clients_;
-    list_ref dst = free_list();
-    if (t == tag(list_id::client) && slot_ok) {
-      e.next = e.prev = k_nil; // owned by a client: on no list
-      continue;
-    }
-    if (t == tag(list_id::submitted) && slot_ok)
-      dst = submitted();
-    else if (t == tag(list_id::in_service) && slot_ok)
-      dst = in_service();
-    else if (t == tag(list_id::completed) && slot_ok)
-      dst = completed(s);
-    else if (t != tag(list_id::free))
-      ++changed;
-    // Append without validation: we are rebuilding from scratch.
-    const std::uint32_t tl = *dst.tail;
-    e.list = tag(dst.id);
-    e.next = k_nil;
-    e.prev = tl;
-    if (tl == k_nil)
-      *dst.head = i;
-    else
-      at(tl).next = i;
-    *dst.tail = i;
+  for (std::uint32_t i = 0; i < count_; ++i)
+    changed += rebuild_one(i) ? 1u : 0u;
+  return changed;
+}
+
+bool lists::rebuild_one(std::uint32_t i) noexcept {
+  entry& e = at(i);
+  const std::uint64_t seen = __atomic_load_n(&e.tag, __ATOMIC_RELAXED);
+  const entry_tag t = unpack_tag(seen);
+  const bool slot_ok = t.slot >= 1 && t.slot <= max_clients_;
+  if (t.list == tag(list_id::client) && slot_ok) {
+    e.next = e.prev = k_nil; // owned by a client: on no list
+    return false;
   }
+  list_ref dst = free_list();
+  bool changed = false;
+  if (t.list == tag(list_id::submitted) && slot_ok)
+    dst = submitted();
+  else if (t.list == tag(list_id::in_service) && slot_ok)
+    dst = in_service();
+  else if (t.list == tag(list_id::completed) && slot_ok)
+    dst = completed(t.slot);
+  else if (t.list != tag(list_id::free))
+    changed = retag(i, seen, list_id::free, 0); // invalid tag: free it
+  // Append without validation: we are rebuilding from scratch.
+  const std::uint32_t tl = *dst.tail;
+  e.next = k_nil;
+  e.prev = tl;
+  if (tl == k_nil)
+    *dst.head = i;
+  else
+    at(tl).next = i;
+  *dst.tail = i;
   return changed;
 }
 
@@ -206,7 +253,7 @@ list_census lists::census() noexcept {
   for (std::uint16_t s = 1; s <= max_clients_; ++s)
     c.completed += walk(completed(s), ok);
   for (std::uint32_t i = 0; i < count_; ++i)
-    if (at(i).list == tag(list_id::client))
+    if (tag_of(at(i)).list == tag(list_id::client))
       ++c.client;
   c.total_on_lists = c.free + c.submitted + c.in_service + c.completed;
   c.consistent = ok && c.total_on_lists + c.client == count_;

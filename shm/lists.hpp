@@ -20,6 +20,25 @@ namespace hyperamp::shm {
 
 class region;
 
+/// The points between the writes of a list operation, in order. A test hook
+/// called at each lets tests stop a lock holder exactly there.
+enum class step_point {
+  push_checked,     ///< push_back: checks done, nothing written
+  push_tagged,      ///< ... the entry's tag changed
+  push_own_links,   ///< ... its own next/prev written
+  push_linked,      ///< ... the old tail (or head) points at it
+  unlink_checked,   ///< unlink/pop_front: checks done, nothing written
+  unlink_tagged,    ///< ... the entry's tag changed
+  unlink_prev_done, ///< ... the predecessor (or head) skips it
+  unlink_next_done, ///< ... the successor (or tail) skips it
+};
+
+using step_hook = void (*)(step_point);
+
+/// Installs `h` (nullptr: none), called at every step_point of every list
+/// operation in this process. For tests only.
+void set_step_hook(step_hook h) noexcept;
+
 /// Names one list in the region: its head and tail words and its tag.
 struct list_ref {
   std::uint32_t* head;
@@ -64,6 +83,11 @@ public:
   /// Rebuilds every list from the entries' tags: O(entries), no allocation.
   /// Entries with an invalid tag or slot go to the free list. Returns the
   /// number of entries whose tag had to be changed.
+  ///
+  /// Why the tags are the truth: every operation checks, then changes the
+  /// moved entry's tag (one CAS, its commit point), then writes links. A
+  /// holder stopped anywhere leaves tags that say where each entry goes;
+  /// links are only ever a cache of them.
   std::size_t repair() noexcept;
 
   /// Walks every list (bounded) and checks each entry is on exactly the list
@@ -74,6 +98,11 @@ private:
   bool valid(std::uint32_t idx) const noexcept { return idx < count_; }
   entry& at(std::uint32_t idx) noexcept;
   bool tagged(std::uint32_t idx, list_ref l) noexcept;
+  /// CAS of entry idx's tag from `seen` to (to, slot, generation + 1).
+  bool retag(std::uint32_t idx, std::uint64_t seen, list_id to,
+             std::uint16_t slot) noexcept;
+  /// repair(): appends entry i to the list its tag names.
+  bool rebuild_one(std::uint32_t i) noexcept;
   std::size_t walk(list_ref l, bool& ok) noexcept;
 
   region* region_;

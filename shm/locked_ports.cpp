@@ -22,8 +22,7 @@ bool valid_slot(const region& r, std::uint16_t slot) noexcept {
 
 port::~port() = default;
 
-// -- locked_base
-// ---------------------------------------------------------------
+// -- locked_base --------------------------------------------------------------
 
 locked_base::locked_base(std::shared_ptr<region> r, participant self,
                          const zone_options& o, zone_bells bells)
@@ -32,18 +31,36 @@ locked_base::locked_base(std::shared_ptr<region> r, participant self,
       lock_(*region_, self_.index(), o.zone_id, o.lock()),
       queue_(*region_, lock_),
       bells_(std::move(bells)),
-      idx_(region_->entry_count()) {}
+      idx_(region_->entry_count()) {
+  // A zone that attaches or takes over checks the lists before it serves
+  // and repairs what it finds damaged.
+  if (!queue_.census().consistent) {
+    counters_.reject("the queue's lists were damaged when this zone started "
+                     "(rebuilt)");
+    repair_after(status::corrupt);
+  }
+}
 
 void locked_base::repair_after(status st) noexcept {
   if (st != status::corrupt)
     return;
+  // Counted in the region too, for `amp-node inspect`.
+  __atomic_fetch_add(&region_->header().corrupt_found, 1, __ATOMIC_RELAXED);
   ++counters_.corrupt;
   ++counters_.repairs;
   queue_.repair();
 }
 
-// -- locked_client_port
-// --------------------------------------------------------
+self_check locked_base::check_own_slot() noexcept {
+  const self_check c = self_.check();
+  if (c == self_check::repaired) {
+    ++counters_.repairs;
+    counters_.reject("this zone's slot word was damaged (put back)");
+  }
+  return c;
+}
+
+// -- locked_client_port -------------------------------------------------------
 
 locked_client_port::locked_client_port(std::shared_ptr<region> r,
                                        participant self, const zone_options& o,
@@ -71,6 +88,7 @@ std::uint32_t locked_client_port::max_payload() const noexcept {
 port_counters locked_client_port::counters() const {
   auto c = counters_;
   c.evictions += lock_.recoveries();
+  c.repairs += queue_.evicted_mid_operation();
   return c;
 }
 
@@ -82,8 +100,16 @@ batch_result locked_client_port::acquire(const std::uint32_t* sizes,
   for (; k < n; ++k)
     if (payload_.allocate(sizes[k], staging_[k]) != status::ok)
       break;
-  // 2. entries: one lock acquisition.
+  // 2. entries: one lock acquisition (two if the first found the free list
+  // damaged: it is repaired, then the rest taken).
   auto got = queue_.acquire(slot(), idx_.data(), k);
+  if (got.st == status::corrupt) {
+    repair_after(got.st);
+    const auto more =
+        queue_.acquire(slot(), idx_.data() + got.count, k - got.count);
+    got.count += more.count;
+    got.st = more.st;
+  }
   for (std::size_t i = got.count; i < k; ++i)
     payload_.release(staging_[i]);
   for (std::size_t i = 0; i < got.count; ++i) {
@@ -163,6 +189,48 @@ void locked_client_port::release(const std::uint32_t* tickets,
   }
 }
 
+bool locked_client_port::lost(std::uint32_t ticket) noexcept {
+  if (ticket >= blocks_.size())
+    return false;
+  // A submitted request is in the queue while its entry is tagged
+  // submitted, in service or completed for our slot. Tagged as ours but not
+  // in the queue, or tagged for anyone else: damage and repair took it
+  // out, and no completion will come.
+  const entry_tag t = tag_of(region_->entry_at(ticket));
+  const auto is = [&t](list_id l) {
+    return t.list == static_cast<std::uint16_t>(l);
+  };
+  if (t.slot == slot() && (is(list_id::submitted) || is(list_id::in_service) ||
+                           is(list_id::completed)))
+    return false;
+  if (t.slot == slot() && is(list_id::client))
+    queue_.release(slot(), &ticket, 1); // ours to give back
+  payload_block& b = blocks_[ticket];
+  if (b.capacity != 0)
+    payload_.release(b);
+  b = payload_block{};
+  counters_.reject("a request's entry was lost to damage (given up)");
+  return true;
+}
+
+std::size_t locked_client_port::sweep() noexcept {
+  std::size_t n = 0;
+  const auto client = static_cast<std::uint16_t>(list_id::client);
+  for (std::uint32_t i = 0; i < region_->entry_count(); ++i) {
+    const entry_tag t = tag_of(region_->entry_at(i));
+    if (t.list == client && t.slot == slot() && blocks_[i].capacity == 0)
+      idx_[n++] = i; // ours by its tag, but we never acquired it
+  }
+  if (n == 0)
+    return 0;
+  auto r = queue_.release(slot(), idx_.data(), n);
+  for (std::size_t k = 0; k < r.count; ++k)
+    counters_.reject("an entry tagged for this client that it never took "
+                     "(given back)");
+  repair_after(r.st);
+  return r.count;
+}
+
 bool locked_client_port::peer_up(clock::time_point now) noexcept {
   return is_active(region_->slot_at(k_service_slot)) &&
          !service_live_.dead(k_service_slot, now);
@@ -178,8 +246,7 @@ void locked_client_port::leave() noexcept {
   self_.release();
 }
 
-// -- locked_service_port
-// -------------------------------------------------------
+// -- locked_service_port ------------------------------------------------------
 
 locked_service_port::locked_service_port(std::shared_ptr<region> r,
                                          participant self,
@@ -200,6 +267,7 @@ std::uint32_t locked_service_port::tickets() const noexcept {
 port_counters locked_service_port::counters() const {
   auto c = counters_;
   c.evictions += lock_.recoveries();
+  c.repairs += queue_.evicted_mid_operation();
   return c;
 }
 
@@ -239,7 +307,7 @@ void locked_service_port::reject(std::uint32_t idx, const char* why) noexcept {
   // Answer it if it names a client slot; otherwise nobody can be answered
   // and it goes back to the free list. Each field is read once.
   const entry& e = region_->entry_at(idx);
-  const std::uint16_t slot = once(e.slot);
+  const std::uint16_t slot = tag_of(e).slot;
   if (!valid_slot(*region_, slot)) {
     orphan_.push_back(idx);
     return;
@@ -300,7 +368,7 @@ std::size_t locked_service_port::abort_predecessor() noexcept {
   // died (taken over) or left in an orderly way with jobs still held.
   auto r = queue_.abort_in_service(idx_.data(), idx_.size());
   for (std::size_t i = 0; i < r.count; ++i) {
-    const std::uint16_t slot = region_->entry_at(idx_[i]).slot;
+    const std::uint16_t slot = tag_of(region_->entry_at(idx_[i])).slot;
     if (valid_slot(*region_, slot))
       mark_ring(slot);
   }
@@ -322,11 +390,53 @@ std::size_t locked_service_port::reap(clock::time_point now) noexcept {
       clients_.reset(s);
       continue;
     }
-    // Completions for a client that has left (read without the lock as a
-    // hint; reap_departed checks again under it).
-    if (!is_active(region_->slot_at(s)) &&
-        once(region_->slot_at(s).completed_head) != k_nil)
-      freed += queue_.reap_departed(slot);
+    // A free slot with a still heartbeat: nobody lives there; zeroed, it
+    // can be claimed again (see the slot protocol).
+    if (clients_.silent_leftover(s, now)) {
+      region_->slot_at(s).heartbeat.store(0, std::memory_order_release);
+      ++counters_.repairs;
+      counters_.reject("a free client slot kept a heartbeat (cleared)");
+    }
+  }
+  return freed + sweep();
+}
+
+std::size_t locked_service_port::sweep() noexcept {
+  // One pass over the tags (without the lock: a hint; each queue operation
+  // checks again under it): work in service that this service does not
+  // hold (a predecessor's, or a damaged region's) is aborted, and entries
+  // tagged for a client slot that nobody holds are freed.
+  std::vector<bool>& departed = departed_;
+  departed.assign(region_->max_clients() + 1u, false);
+  orphan_in_service_.clear();
+  const auto is = [](entry_tag t, list_id l) {
+    return t.list == static_cast<std::uint16_t>(l);
+  };
+  for (std::uint32_t i = 0; i < region_->entry_count(); ++i) {
+    const entry_tag t = tag_of(region_->entry_at(i));
+    if (is(t, list_id::in_service) && !taken_[i].valid)
+      orphan_in_service_.push_back(i);
+    else if ((is(t, list_id::client) || is(t, list_id::submitted) ||
+              is(t, list_id::completed)) &&
+             valid_slot(*region_, t.slot) &&
+             !is_active(region_->slot_at(t.slot)))
+      departed[t.slot] = true;
+  }
+  std::size_t freed = 0;
+  for (std::uint16_t s = 1; s <= region_->max_clients(); ++s)
+    if (departed[s])
+      freed += queue_.reap_departed(s);
+  if (!orphan_in_service_.empty()) {
+    auto r = queue_.abort(orphan_in_service_.data(), orphan_in_service_.size(),
+                          idx_.data());
+    for (std::size_t k = 0; k < r.count; ++k) {
+      const std::uint16_t slot = tag_of(region_->entry_at(idx_[k])).slot;
+      if (valid_slot(*region_, slot))
+        mark_ring(slot);
+    }
+    for (std::size_t k = 0; k < r.count; ++k)
+      counters_.reject("work in service that nobody held (aborted)");
+    publish();
   }
   return freed;
 }

@@ -27,6 +27,7 @@ protected:
 
   /// Rebuilds the lists after a batch operation reported `corrupt`.
   void repair_after(status st) noexcept;
+  self_check check_own_slot() noexcept;
 
   std::shared_ptr<region> region_;
   participant self_;
@@ -46,6 +47,7 @@ public:
 
   doorbell& wait_bell() noexcept override { return *bells_.own; }
   void beat() noexcept override { self_.beat(); }
+  self_check check_self() noexcept override { return check_own_slot(); }
   port_counters counters() const override;
   std::uint64_t incidents() const noexcept override {
     return counters_.incidents();
@@ -60,6 +62,8 @@ public:
   batch_result take_completed(completion* out, std::size_t n) noexcept override;
   void release(const std::uint32_t* tickets, std::size_t n) noexcept override;
   bool peer_up(clock::time_point now) noexcept override;
+  bool lost(std::uint32_t ticket) noexcept override;
+  std::size_t sweep() noexcept override;
 
   std::uint16_t slot() const noexcept;
   std::uint32_t epoch() const noexcept { return self_.epoch(); }
@@ -79,6 +83,7 @@ public:
 
   doorbell& wait_bell() noexcept override { return *bells_.own; }
   void beat() noexcept override { self_.beat(); }
+  self_check check_self() noexcept override { return check_own_slot(); }
   port_counters counters() const override;
   std::uint64_t incidents() const noexcept override {
     return counters_.incidents();
@@ -105,8 +110,13 @@ private:
   void publish() noexcept;
   void mark_ring(std::uint16_t slot) noexcept;
 
+  /// reap()'s sweep over the tags: orphaned work and entries.
+  std::size_t sweep() noexcept;
+
   liveness_monitor clients_;
-  std::vector<taken> taken_;          ///< by ticket
+  std::vector<taken> taken_;                     ///< by ticket
+  std::vector<bool> departed_;                   ///< sweep's scratch, by slot
+  std::vector<std::uint32_t> orphan_in_service_; ///< sweep's scratch
   std::vector<std::uint32_t> done_;   ///< entries whose completion is written
   std::vector<std::uint16_t> ring_;   ///< client slots to ring
   std::vector<std::uint32_t> orphan_; ///< entries nobody can be answered for

@@ -15,6 +15,15 @@
 // only stalled, declared dead and replaced can never free its successor's
 // slot: its release expects active(e) and finds active(e+2).
 //
+// A slot left in an orderly way (release) or evicted has heartbeat 0. A
+// free slot whose heartbeat is not 0 contradicts itself (its word was
+// damaged while an owner lives, or an owner left without a trace): it is
+// not claimed on trust. A client skips it; a service claims it only after
+// watching its heartbeat stay still for dead_after; the service's reaper
+// zeroes it once it has stayed still that long. An owner checks its own
+// word every tick (check_self): a damaged word is put back, a word that
+// names another owner means this zone was replaced and must stop.
+//
 // "Is this peer dead" is judged only by the observer's own clock: a
 // silence_watch sees the pair (identity, heartbeat) stay unchanged for
 // dead_after. No shared clock between zones is needed. The same watch
@@ -65,14 +74,25 @@ inline bool is_active(const slot& s) noexcept {
 
 // -- the four transitions (each one CAS; false if the word was not `from`) ---
 
-/// free(any) -> active(e+1); on success *epoch = e+1.
+/// free(any) -> active(e+1); on success *epoch = e+1. Does not look at
+/// the heartbeat (claimable() does).
 bool try_claim(slot& s, std::uint32_t* epoch) noexcept;
-/// active(epoch) -> free(epoch).
+/// active(epoch) -> free(epoch), then heartbeat 0.
 bool try_release(slot& s, std::uint32_t epoch) noexcept;
-/// active(epoch) -> free(epoch+1).
+/// active(epoch) -> free(epoch+1), then heartbeat 0.
 bool try_evict(slot& s, std::uint32_t epoch) noexcept;
 /// active(epoch) -> active(epoch+1).
 bool try_take_over(slot& s, std::uint32_t epoch) noexcept;
+
+/// Free and left in an orderly way (heartbeat 0): claimable without a watch.
+bool claimable(const slot& s) noexcept;
+
+/// What an owner finds when it checks its own slot word.
+enum class self_check {
+  ours,     ///< active, with our epoch
+  repaired, ///< damaged (not active, or garbage): put back to active(ours)
+  lost,     ///< another owner's, or evicted: this zone must stop
+};
 
 // -- is this peer dead -------------------------------------------------------
 
@@ -99,8 +119,7 @@ private:
   bool valid_ = false;
 };
 
-// -- participants
-// --------------------------------------------------------------
+// -- participants -------------------------------------------------------------
 
 /// A claimed slot. Beat it periodically; release it on orderly exit.
 class participant {
@@ -121,6 +140,8 @@ public:
   /// Frees the slot (orderly exit) unless it is no longer ours (evicted,
   /// taken over, re-claimed: the epoch moved on). Idempotent.
   void release() noexcept;
+  /// Checks (and if damaged, repairs) our own slot word. Thread-safe.
+  self_check check() noexcept;
 
   std::uint32_t index() const noexcept { return index_; }
   std::uint32_t epoch() const noexcept { return epoch_; }
@@ -150,12 +171,19 @@ public:
   bool dead(std::uint32_t idx, std::chrono::steady_clock::time_point now,
             std::uint32_t* epoch = nullptr);
 
+  /// Samples slot `idx` if it is free with a heartbeat that is not 0 (see
+  /// the slot protocol); true once that heartbeat has stayed still for
+  /// dead_after: nobody lives there, and zeroing it makes it claimable.
+  bool silent_leftover(std::uint32_t idx,
+                       std::chrono::steady_clock::time_point now);
+
   /// Forgets what was seen of slot `idx` (after it was reaped/re-claimed).
   void reset(std::uint32_t idx);
 
 private:
   region* region_;
   std::vector<silence_watch> watch_;
+  std::vector<silence_watch> leftover_;
 };
 
 } // namespace hyperamp::shm

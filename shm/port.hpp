@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "shm/layout.hpp"
+#include "shm/participant.hpp"
 #include "shm/status.hpp"
 
 namespace hyperamp::shm {
@@ -81,6 +82,9 @@ public:
   virtual void leave() noexcept = 0;
   /// Tickets are in [0, tickets()).
   virtual std::uint32_t tickets() const noexcept = 0;
+  /// Checks this zone's own place in the region (its slot); a damaged one
+  /// is repaired, a lost one (another zone was given it) ends the zone.
+  virtual self_check check_self() noexcept = 0;
 };
 
 /// A request's room in the region, from acquire() until release().
@@ -135,6 +139,16 @@ public:
 
   /// Is a live service attached? Judged on this side's clock.
   virtual bool peer_up(clock::time_point now) noexcept = 0;
+
+  /// For a submitted request past its deadline: true if the region no
+  /// longer has it in the queue (damage and repair took its entry out), so
+  /// no completion will ever come; its room is then given back here and the
+  /// ticket must not be released again.
+  virtual bool lost(std::uint32_t ticket) noexcept = 0;
+
+  /// Gives back what the region says is this client's but the client never
+  /// took (left by damage and repair). Call on every tick; returns how many.
+  virtual std::size_t sweep() noexcept = 0;
 };
 
 /// A validated request, as the service sees it.

@@ -98,7 +98,7 @@ public:
     return move_each(idx, n, [&](std::uint32_t i) {
       if (i >= region_->entry_count())
         return status::corrupt;
-      const std::uint16_t s = region_->entry_at(i).slot;
+      const std::uint16_t s = tag_of(region_->entry_at(i)).slot;
       if (s < 1 || s > region_->max_clients())
         return status::corrupt;
       auto st = lists_.unlink(lists_.in_service(), i, list_id::completed);
@@ -155,16 +155,35 @@ public:
     return try_evict(region_->slot_at(slot), epoch);
   }
 
-  /// Frees the completed list of client slot `slot` if the slot is free:
-  /// completions that came after their client had left (it reaped and
-  /// released its slot while the service still held some of its requests,
-  /// or a restarted service aborted them). Otherwise they would wait for the
-  /// slot's next owner, which may never come. The state is checked under
-  /// the lock: a client claiming the slot meanwhile has no entries on the
-  /// list yet (it needs the lock to submit). Returns the number freed.
+  /// If client slot `slot` is free, returns every entry still tagged for
+  /// it (as reap_client): completions that came after their client had left
+  /// (it reaped and released its slot while the service still held some of
+  /// its requests, or a restarted service aborted them), and entries a
+  /// damaged region left tagged for nobody. Otherwise they would wait for
+  /// the slot's next owner, which may never come. The state is checked
+  /// under the lock: a client claiming the slot meanwhile has no entries
+  /// yet (it needs the lock to acquire). Returns the number freed.
   std::size_t reap_departed(std::uint16_t slot) noexcept {
     guard g{*this};
-    return is_active(region_->slot_at(slot)) ? 0 : free_completed(slot);
+    return is_active(region_->slot_at(slot)) ? 0 : reap_locked(slot);
+  }
+
+  /// Completes in_service entries idx[0..n) with wire_status::aborted (to
+  /// their client's completed list, or free when the slot is invalid):
+  /// work nobody holds. Fills out[0..count) with the entries moved.
+  batch_result abort(const std::uint32_t* idx, std::size_t n,
+                     std::uint32_t* out) noexcept {
+    guard g{*this};
+    batch_result r;
+    for (std::size_t k = 0; k < n; ++k) {
+      if (lists_.unlink(lists_.in_service(), idx[k], list_id::completed) !=
+          status::ok)
+        continue;
+      if ((r.st = finish_abort(idx[k])) != status::ok)
+        return r;
+      out[r.count++] = idx[k];
+    }
+    return r;
   }
 
   /// A restarted service calls this for its predecessor's unfinished work:
@@ -176,25 +195,16 @@ public:
     for (; r.count < n; ++r.count) {
       std::uint32_t i = k_nil;
       r.st = lists_.pop_front(lists_.in_service(), i, list_id::completed);
-      if (r.st != status::ok)
-        return r;
-      entry& e = region_->entry_at(i);
-      e.done_seq = e.seq;
-      e.result_length = 0;
-      e.status = static_cast<std::uint32_t>(wire_status::aborted);
-      const std::uint16_t s = e.slot;
-      if (s < 1 || s > region_->max_clients()) {
-        e.list = static_cast<std::uint16_t>(list_id::free);
-        r.st = lists_.push_back(lists_.free_list(), i, list_id::free);
-      } else {
-        r.st = lists_.push_back(lists_.completed(s), i, list_id::completed);
-      }
-      if (r.st != status::ok)
+      if (r.st != status::ok || (r.st = finish_abort(i)) != status::ok)
         return r;
       out[r.count] = i;
     }
     return r;
   }
+
+  /// Times this queue's holder was evicted in the middle of an operation
+  /// (and repaired afterwards).
+  std::uint64_t evicted_mid_operation() const noexcept { return evicted_; }
 
   /// How many entries each list holds, and whether they are consistent.
   list_census census() noexcept {
@@ -203,15 +213,42 @@ public:
   }
 
 protected:
-  /// Holds the lock for one operation; repairs after a recovery.
+  /// Holds the lock for one operation. Taking it from a dead holder means
+  /// repairing what it left half done. Finding at the end that we lost it
+  /// (we were stopped, declared dead and evicted mid-operation, and then
+  /// resumed) means our last writes may have landed on lists somebody else
+  /// had repaired: take it again and repair. Tags cannot have been wrongly
+  /// changed (each is a CAS from what we saw), so the repair restores every
+  /// list from them.
   struct guard {
     queue& q;
     explicit guard(queue& self) noexcept : q(self) {
       if (q.lock_->lock() == status::recovered)
         q.lists_.repair();
     }
-    ~guard() { q.lock_->unlock(); }
+    ~guard() {
+      if (q.lock_->unlock())
+        return;
+      ++q.evicted_;
+      q.lock_->lock();
+      q.lists_.repair();
+      q.lock_->unlock();
+    }
   };
+
+  /// Writes an aborted completion into entry i (just unlinked from
+  /// in_service, tagged completed) and puts it on its client's completed
+  /// list, or on the free list when its slot is invalid. Lock held.
+  status finish_abort(std::uint32_t i) noexcept {
+    entry& e = region_->entry_at(i);
+    e.done_seq = e.seq;
+    e.result_length = 0;
+    e.status = static_cast<std::uint32_t>(wire_status::aborted);
+    const std::uint16_t s = tag_of(e).slot;
+    if (s < 1 || s > region_->max_clients())
+      return lists_.push_back(lists_.free_list(), i, list_id::completed);
+    return lists_.push_back(lists_.completed(s), i, list_id::completed);
+  }
 
   /// reap_client's work; the caller holds the lock.
   std::size_t reap_locked(std::uint16_t slot) noexcept {
@@ -219,10 +256,10 @@ protected:
     const auto client = static_cast<std::uint16_t>(list_id::client);
     const auto sub = static_cast<std::uint16_t>(list_id::submitted);
     for (std::uint32_t i = 0; i < region_->entry_count(); ++i) {
-      entry& e = region_->entry_at(i);
-      if (e.slot != slot || (e.list != client && e.list != sub))
+      const entry_tag t = tag_of(region_->entry_at(i));
+      if (t.slot != slot || (t.list != client && t.list != sub))
         continue;
-      if (e.list == sub && lists_.unlink(lists_.submitted(), i, list_id::client,
+      if (t.list == sub && lists_.unlink(lists_.submitted(), i, list_id::client,
                                          slot) != status::ok)
         continue;
       freed += lists_.push_back(lists_.free_list(), i, list_id::client, slot) ==
@@ -268,6 +305,7 @@ protected:
   region* region_;
   Lock* lock_;
   lists lists_;
+  std::uint64_t evicted_ = 0; ///< times we were evicted mid-operation
 };
 
 } // namespace hyperamp::shm

@@ -1,10 +1,12 @@
 #include "shm/region.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <thread>
 #include <unistd.h>
 
@@ -13,6 +15,20 @@ namespace hyperamp::shm {
 namespace {
 
 using clock_type = std::chrono::steady_clock;
+
+std::string file_kind(mode_t m) {
+  if (S_ISCHR(m))
+    return "a character device";
+  if (S_ISBLK(m))
+    return "a block device";
+  if (S_ISDIR(m))
+    return "a directory";
+  if (S_ISFIFO(m))
+    return "a FIFO";
+  if (S_ISSOCK(m))
+    return "a socket";
+  return "not a regular file";
+}
 
 std::string errno_text(const char* what, const std::string& path) {
   return std::string{what} + " " + path + ": " + std::strerror(errno);
@@ -114,7 +130,8 @@ region::~region() {
   ::munmap(base_, size_);
 }
 
-void region::initialise(std::uint8_t* mem, const geometry& g) {
+void region::initialise(std::uint8_t* mem, const geometry& g,
+                        const std::string& channel) {
   // Everything but init_state: the caller owns it (it holds INITIALIZING).
   auto* h = reinterpret_cast<region_header*>(mem);
   std::memset(mem + g.slots_offset, 0, g.payload_offset - g.slots_offset);
@@ -135,7 +152,11 @@ void region::initialise(std::uint8_t* mem, const geometry& g) {
   h->slot_size = sizeof(slot);
   h->slots_offset = static_cast<std::uint32_t>(g.slots_offset);
   h->partition_size = g.partition_size;
-  std::memset(h->reserved1, 0, sizeof(h->reserved1));
+  h->corrupt_found = 0;
+  h->repairs = 0;
+  std::memset(h->channel, 0, sizeof(h->channel));
+  std::memcpy(h->channel, channel.data(),
+              std::min(channel.size(), sizeof(h->channel) - 1));
   std::memset(h->reserved2, 0, sizeof(h->reserved2));
   auto* slots = reinterpret_cast<slot*>(mem + g.slots_offset);
   for (std::uint32_t i = 0; i <= g.max_clients; ++i)
@@ -144,7 +165,8 @@ void region::initialise(std::uint8_t* mem, const geometry& g) {
   for (std::uint32_t i = 0; i < g.entry_count; ++i) {
     es[i].prev = i == 0 ? k_nil : i - 1;
     es[i].next = i + 1 == g.entry_count ? k_nil : i + 1;
-    es[i].list = static_cast<std::uint16_t>(list_id::free);
+    es[i].tag =
+        pack(entry_tag{static_cast<std::uint16_t>(list_id::free), 0, 0});
   }
   h->free_head = 0;
   h->free_tail = g.entry_count - 1;
@@ -210,7 +232,7 @@ region::result region::open(const region_options& o) {
   const bool physical = o.backend == region_backend::physical;
   fd_guard fd;
   bool new_file = false;
-  if (!physical && o.create != create_mode::attach) {
+  if (!physical && o.create != create_mode::attach && !o.read_only) {
     fd.fd = ::open(o.path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
     if (fd.fd >= 0) {
       new_file = true;
@@ -229,15 +251,24 @@ region::result region::open(const region_options& o) {
     }
   }
   if (fd.fd < 0) {
-    const int flags = O_RDWR | O_CLOEXEC | (physical ? O_SYNC : 0);
+    // O_NONBLOCK: opening a FIFO by mistake must not wait for a writer.
+    const int flags = (o.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC |
+                      O_NONBLOCK | (physical ? O_SYNC : 0);
     int err = 0;
-    wait_until(deadline, [&] {
+    // A file the other zone creates is waited for; the memory device is
+    // nobody's to create: missing, it fails at once.
+    wait_until(physical ? clock_type::now() : deadline, [&] {
       fd.fd = ::open(o.path.c_str(), flags);
       err = errno;
       return fd.fd >= 0 || err != ENOENT;
     });
     if (fd.fd < 0) {
       errno = err;
+      if (err == ENOENT && physical)
+        return fail(open_error::missing,
+                    "memory device " + o.path +
+                        " does not exist (is this zone's kernel built with "
+                        "the device, or the path in region.path wrong?)");
       if (err == ENOENT)
         return fail(open_error::missing,
                     "region " + o.path + " does not exist (waited " +
@@ -252,6 +283,20 @@ region::result region::open(const region_options& o) {
   struct stat st {};
   if (::fstat(fd.fd, &st) != 0)
     return fail(open_error::io, errno_text("cannot stat", o.path));
+  // The file backend maps a file; the physical one the memory device (or a
+  // file standing for it). Anything else (/dev/zero, a directory, a FIFO)
+  // would map but never be shared.
+  // Of the kernel's memory character devices (major 1) only /dev/mem
+  // (minor 1) is memory; /dev/zero, /dev/null and the like map but share
+  // nothing, or fault on the first touch.
+  const bool memory_device = S_ISCHR(st.st_mode) && !(major(st.st_rdev) == 1 &&
+                                                      minor(st.st_rdev) != 1);
+  if (!S_ISREG(st.st_mode) && !(physical && memory_device))
+    return fail(open_error::bad_options,
+                "region " + o.path + " is " + file_kind(st.st_mode) +
+                    (physical ? ", not the memory device or a file"
+                              : ", not a regular file (the file backend "
+                                "shares a file, e.g. under /dev/shm)"));
   if (S_ISREG(st.st_mode)) {
     if (!physical && !new_file) {
       // The creator may be between O_EXCL and ftruncate: wait for a size.
@@ -269,7 +314,8 @@ region::result region::open(const region_options& o) {
                       std::to_string(size) + " bytes at offset " +
                       std::to_string(start));
   }
-  void* p = ::mmap(nullptr, map_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.fd,
+  const int prot = o.read_only ? PROT_READ : PROT_READ | PROT_WRITE;
+  void* p = ::mmap(nullptr, map_size, prot, MAP_SHARED, fd.fd,
                    static_cast<off_t>(physical ? o.phys_addr : 0));
   if (p == MAP_FAILED)
     return fail(open_error::io, errno_text("cannot map", o.path));
@@ -277,14 +323,15 @@ region::result region::open(const region_options& o) {
   auto unmap = [&] { ::munmap(p, map_size); };
   auto* h = reinterpret_cast<region_header*>(mem);
   bool created = false;
-  if (o.create != create_mode::attach && map_size >= g.region_size) {
+  if (o.create != create_mode::attach && !o.read_only &&
+      map_size >= g.region_size) {
     // Exactly one creator: whoever moves RAW -> INITIALIZING. acq_rel so the
     // winner's later writes are not reordered before the claim.
     auto expected = static_cast<std::uint32_t>(init_state::raw);
     if (h->init_state.compare_exchange_strong(
             expected, static_cast<std::uint32_t>(init_state::initializing),
             std::memory_order_acq_rel)) {
-      initialise(mem, g);
+      initialise(mem, g, o.channel);
       // Publishes the whole layout: pairs with the attacher's acquire load.
       h->init_state.store(static_cast<std::uint32_t>(init_state::ready),
                           std::memory_order_release);
@@ -321,6 +368,14 @@ region::result region::open(const region_options& o) {
         " (make both role files agree, or remove the region)";
     unmap();
     return fail(open_error::bad_geometry, std::move(msg));
+  }
+  const std::string channel(h->channel, strnlen(h->channel, sizeof h->channel));
+  if (!o.channel.empty() && channel != o.channel.substr(0, 63)) {
+    unmap();
+    return fail(open_error::bad_geometry,
+                "region " + o.path + " is for channel \"" + channel +
+                    "\"; this zone is configured for channel \"" + o.channel +
+                    "\" (make both role files agree, or remove the region)");
   }
   region::result r;
   r.value.reset(new region(mem, map_size, created, o.path));

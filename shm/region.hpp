@@ -30,6 +30,11 @@ struct region_options {
   create_mode create = create_mode::auto_;
   /// How long an attacher waits for the file to appear and reach READY.
   std::chrono::milliseconds attach_timeout{5000};
+  /// The channel: written by the creator, checked by every attacher (at
+  /// most 63 bytes; empty: not checked, for tools that only look).
+  std::string channel = "default";
+  /// Map read-only and never create (for tools that only look: inspect).
+  bool read_only = false;
 };
 
 /// Why open() failed; each has its own message.
@@ -74,8 +79,10 @@ public:
   std::uint8_t* base() noexcept { return base_; }
   const std::string& path() const noexcept { return path_; }
 
-  /// Writes a fresh layout into `mem` (exposed for tests and fuzzing).
-  static void initialise(std::uint8_t* mem, const geometry& g);
+  /// Writes a fresh layout into `mem` (exposed for tests and fuzzing);
+  /// `channel` is cut to 63 bytes.
+  static void initialise(std::uint8_t* mem, const geometry& g,
+                         const std::string& channel = "default");
 
   /// Checks a mapped header against the layout rules (exposed for fuzzing).
   static open_error check(const std::uint8_t* mem, std::uint64_t mapped,

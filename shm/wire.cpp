@@ -46,7 +46,7 @@ status read_request(region& r, std::uint32_t idx, request_view& out,
   if (idx >= r.entry_count())
     return bad("entry index out of range");
   const entry& e = r.entry_at(idx);
-  const std::uint16_t slot = once(e.slot);
+  const std::uint16_t slot = tag_of(e).slot;
   const std::uint64_t seq = once(e.seq);
   const std::uint32_t off = once(e.payload_offset);
   const std::uint32_t len = once(e.payload_length);

@@ -58,13 +58,13 @@ status zone_lock::lock() noexcept {
   }
 }
 
-void zone_lock::unlock() noexcept {
+bool zone_lock::unlock() noexcept {
   // release: publishes every write made under the lock. A CAS from our own
   // word, not a plain store: a holder that was stalled past dead_after and
   // evicted must not release its evictor's hold on waking up.
   std::uint32_t expected = word_;
-  lock_->compare_exchange_strong(expected, 0, std::memory_order_release,
-                                 std::memory_order_relaxed);
+  return lock_->compare_exchange_strong(expected, 0, std::memory_order_release,
+                                        std::memory_order_relaxed);
 }
 
 bool zone_lock::holder_dead(

@@ -43,10 +43,11 @@ public:
   /// caller must then repair what the holder may have left half done).
   status lock() noexcept;
 
-  /// Contract: the caller holds the lock. Leaves the word alone if another
-  /// participant evicted us meanwhile (we were silent for dead_after: a
-  /// stopped or paused process; see docs/architecture.md, limits).
-  void unlock() noexcept;
+  /// Contract: the caller took the lock. Returns false, leaving the word
+  /// alone, if another participant evicted us meanwhile (we were silent for
+  /// dead_after: a stopped or paused process); the caller must then repair
+  /// what its last writes may have damaged.
+  bool unlock() noexcept;
 
   std::uint32_t word() const noexcept { return word_; }
   /// Times this object took the lock from a dead holder.
@@ -71,7 +72,7 @@ private:
 struct null_lock {
   bool try_lock() noexcept { return true; }
   status lock() noexcept { return status::ok; }
-  void unlock() noexcept {}
+  bool unlock() noexcept { return true; }
 };
 
 /// Spin hint for busy-wait loops.

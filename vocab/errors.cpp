@@ -31,6 +31,8 @@ std::string to_string(amp_errc x) {
     return "shutting_down";
   case amp_errc::cannot_start:
     return "cannot_start";
+  case amp_errc::replaced:
+    return "replaced";
   case amp_errc::not_allowed:
     return "not_allowed";
   case amp_errc::disconnected:

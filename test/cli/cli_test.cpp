@@ -282,11 +282,11 @@ TEST_CASE("parse errors: threads and workers counts") {
 
 TEST_CASE("parse errors: unknown subcommand and unknown option") {
   CHECK(error_of({"frobnicate", "x"}) ==
-        "unknown subcommand 'frobnicate' (expected serve, call, gateway, help "
-        "or a role file)");
+        "unknown subcommand 'frobnicate' (expected serve, call, gateway, "
+        "inspect, help or a role file)");
   CHECK(error_of({"frobnicate"}) ==
-        "unknown subcommand 'frobnicate' (expected serve, call, gateway, help "
-        "or a role file)");
+        "unknown subcommand 'frobnicate' (expected serve, call, gateway, "
+        "inspect, help or a role file)");
   CHECK(error_of({"Serve", "s.toml"}).rfind("unknown subcommand 'Serve'", 0) ==
         0);
   CHECK(error_of({"--bogus"}) == "unknown option '--bogus' (try amp-node "

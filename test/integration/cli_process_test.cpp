@@ -2,7 +2,9 @@
 // code 2 and one line on stderr saying what is wrong (file:line: key:
 // problem for role files). None of these needs a running service but the
 // last, where the stdin client answers bad lines with error lines.
+#include <csignal>
 #include <doctest/doctest.h>
+#include <fstream>
 #include <sys/stat.h>
 
 #include "harness.hpp"
@@ -269,4 +271,67 @@ TEST_CASE("cli process: the stdin client bounds its lines by "
   CHECK(out.find("\nlast\n") != std::string::npos);
   stop_service(*svc);
   env.check_region_clean();
+}
+
+TEST_CASE("cli process: more than 10^6 listed results is refused; with "
+          "--quiet any count runs in bounded memory, shows progress and "
+          "stops on SIGTERM") {
+  zone_env env;
+  expect_exit({"call", env.client_toml(), "x", "66", "--requests", "1000001"},
+              2, "need --quiet");
+  auto svc = env.start_service();
+  auto c = child::amp({"call", env.client_toml(), "x", "66", "--requests",
+                       "100000000", "--quiet", "--threads", "2"});
+  // Two progress lines: it is well into the run.
+  const auto until = std::chrono::steady_clock::now() + scaled(120s);
+  auto progress = [&] {
+    std::size_t n = 0;
+    for (auto p = c->err().find("requests done"); p != std::string::npos;
+         p = c->err().find("requests done", p + 1))
+      ++n;
+    return n;
+  };
+  while (progress() < 2 && !c->exited() &&
+         std::chrono::steady_clock::now() < until)
+    c->pump(100ms);
+  REQUIRE_MESSAGE(progress() >= 2, c->describe());
+  // Peak memory so far: 10^8 outcomes kept would be gigabytes.
+  std::ifstream status{"/proc/" + std::to_string(c->pid()) + "/status"};
+  std::string line;
+  long peak_kb = -1;
+  while (std::getline(status, line))
+    if (line.rfind("VmHWM:", 0) == 0)
+      peak_kb = std::stol(line.substr(6));
+  CHECK(peak_kb > 0);
+  CHECK_MESSAGE(peak_kb < 400 * 1024, "peak RSS " << peak_kb << " kB");
+  c->signal(SIGTERM);
+  REQUIRE_MESSAGE(c->wait(scaled(60s)), c->describe());
+  CHECK(c->exit_code() == 1);
+  CHECK(c->out().find(" requests: ") != std::string::npos);
+  stop_service(*svc);
+  env.check_region_clean();
+}
+
+TEST_CASE("cli process: call --expect counts a response other than the "
+          "expected one as failed") {
+  zone_env env;
+  auto svc = env.start_service();
+  auto good = child::amp({"call", env.client_toml(), "hello", "1", "--requests",
+                          "20", "--expect", "hex:164e2c2f12", "--json"});
+  auto r = finish_call(*good);
+  CHECK(r.ok == 20u);
+  auto bad = child::amp({"call", env.client_toml(), "hello", "66", "--requests",
+                         "20", "--expect", "hellO", "--json"});
+  r = finish_call(*bad, 120s, 1);
+  CHECK(r.failed == 20u);
+  for (const auto& x : r.results)
+    CHECK(x.error == "response differs from --expect");
+  const auto summary = parse_json(bad->out());
+  const json* errors = summary.get("errors");
+  REQUIRE(errors != nullptr);
+  REQUIRE(errors->get("response differs from --expect") != nullptr);
+  CHECK(errors->get("response differs from --expect")->n == 20);
+  expect_exit({"call", env.client_toml(), "x", "66", "--expect", "hex:zz"}, 2,
+              "hex payload has a non-hex character");
+  stop_service(*svc);
 }

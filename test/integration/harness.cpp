@@ -110,10 +110,48 @@ std::string alias(const std::string& name) {
   return p.substr(0, p.find_last_of('/') + 1) + name;
 }
 
+std::vector<std::string> emulator() {
+  std::vector<std::string> words;
+  if (const char* e = std::getenv("HYPERAMP_IT_EMULATOR")) {
+    std::string w;
+    for (const char* c = e;; ++c) {
+      if (*c == ' ' || *c == '\0') {
+        if (!w.empty())
+          words.push_back(std::move(w));
+        w.clear();
+        if (*c == '\0')
+          break;
+      } else {
+        w += *c;
+      }
+    }
+  }
+  return words;
+}
+
+// -- deadlines ----------------------------------------------------------------
+
+int time_scale() {
+  static const int scale = [] {
+    const char* s = std::getenv("HYPERAMP_TEST_TIME_SCALE");
+    const long f = s != nullptr ? std::strtol(s, nullptr, 10) : 1;
+    return f > 0 && f < 1000 ? static_cast<int>(f) : 1;
+  }();
+  return scale;
+}
+
+ms scaled(ms timeout) {
+  return timeout * time_scale();
+}
+
+std::uint32_t scaled_ms(std::uint32_t timeout_ms) {
+  return timeout_ms * static_cast<std::uint32_t>(time_scale());
+}
+
 // -- child --------------------------------------------------------------------
 
 child::child(const std::string& exe, std::vector<std::string> argv,
-             const std::string& input, stdin_mode mode) {
+             const std::string& input, stdin_mode mode, machine where) {
   ignore_sigpipe_once();
   for (const auto& a : argv)
     command_ += (command_.empty() ? "" : " ") + a;
@@ -147,12 +185,23 @@ child::child(const std::string& exe, std::vector<std::string> argv,
   posix_spawnattr_setsigdefault(&attr, &defaults);
   posix_spawnattr_setflags(&attr,
                            POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  // Under an emulator: `emulator... exe argv[1]...` (qemu-user gives the
+  // program the path of exe as argv[0], which is what amp() and alias()
+  // pass anyway).
+  std::vector<std::string> emu =
+      where == machine::target ? emulator() : std::vector<std::string>{};
+  const std::string program = emu.empty() ? exe : emu.front();
+  if (!emu.empty()) {
+    emu.push_back(exe);
+    emu.insert(emu.end(), argv.begin() + (argv.empty() ? 0 : 1), argv.end());
+    argv = std::move(emu);
+  }
   std::vector<char*> args;
   for (auto& a : argv)
     args.push_back(a.data());
   args.push_back(nullptr);
   const int rc =
-      ::posix_spawn(&pid_, exe.c_str(), &fa, &attr, args.data(), environ);
+      ::posix_spawnp(&pid_, program.c_str(), &fa, &attr, args.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   ::close(out[1]);
@@ -170,7 +219,7 @@ child::child(const std::string& exe, std::vector<std::string> argv,
       if (fd >= 0)
         ::close(fd);
     errno = rc;
-    throw std::runtime_error(errno_text("posix_spawn " + exe));
+    throw std::runtime_error(errno_text("posix_spawn " + program));
   }
   stdin_ = in[1];
   send(input);
@@ -289,7 +338,7 @@ void child::pump(ms timeout) {
 }
 
 bool child::wait_for_output(const std::string& needle, ms timeout) {
-  const auto deadline = clock_type::now() + timeout;
+  const auto deadline = clock_type::now() + scaled(timeout);
   for (;;) {
     if (out_.find(needle) != std::string::npos)
       return true;
@@ -300,7 +349,7 @@ bool child::wait_for_output(const std::string& needle, ms timeout) {
 }
 
 bool child::wait(ms timeout) {
-  const auto deadline = clock_type::now() + timeout;
+  const auto deadline = clock_type::now() + scaled(timeout);
   while (!child_access::done(this)) {
     if (clock_type::now() >= deadline) {
       child_access::give_up(this);
@@ -313,7 +362,7 @@ bool child::wait(ms timeout) {
 
 bool child::wait_all(const std::vector<std::unique_ptr<child>>& children,
                      ms timeout) {
-  const auto deadline = clock_type::now() + timeout;
+  const auto deadline = clock_type::now() + scaled(timeout);
   for (;;) {
     std::vector<std::pair<int, std::pair<child*, int>>> fds;
     std::vector<child*> pending;
@@ -414,7 +463,8 @@ std::string zone_env::service_text() const {
   return "role = \"service\"\nzone_id = 1\n" +
          region_section(params_, region_) +
          "[service]\nworkers = " + std::to_string(params_.workers) +
-         "\ninline_max = " + std::to_string(params_.inline_max) + "\n" +
+         "\ninline_max = " + std::to_string(params_.inline_max) +
+         "\nbatch = " + std::to_string(params_.batch) + "\n" +
          timeouts_section(params_);
 }
 
@@ -456,7 +506,7 @@ hyperamp::shm::region_options zone_env::region_options() const {
     mult = 1u << 10;
   o.payload_size = std::stoull(s) * mult;
   o.create = hyperamp::shm::create_mode::attach;
-  o.attach_timeout = 2s;
+  o.attach_timeout = scaled(2s);
   return o;
 }
 

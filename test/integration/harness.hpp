@@ -36,6 +36,22 @@ std::string amp_node();
 /// An alias symlink next to amp-node (hyper_amp_test, ...).
 std::string alias(const std::string& name);
 
+/// $HYPERAMP_IT_EMULATOR split at spaces: a qemu-user command line that
+/// every child is started through (aarch64 binaries on an x86-64 host; see
+/// cmake/aarch64-linux-gnu.cmake). Empty when unset.
+std::vector<std::string> emulator();
+
+// -- deadlines ----------------------------------------------------------------
+
+/// $HYPERAMP_TEST_TIME_SCALE, a positive integer (default 1): every deadline
+/// of the harness (wait, wait_for_output, wait_all, the attach timeout) is
+/// multiplied by it, for slow runs such as qemu-user.
+int time_scale();
+/// `timeout` x time_scale().
+ms scaled(ms timeout);
+/// The same for a role file's milliseconds.
+std::uint32_t scaled_ms(std::uint32_t timeout_ms);
+
 // -- processes ----------------------------------------------------------------
 
 class child {
@@ -46,9 +62,16 @@ public:
     open,   ///< `input` is written and stdin stays open: send(), close_stdin()
   };
 
-  /// Starts `exe` with `argv` (argv[0] included).
+  /// Whether `exe` is built for the target (amp-node: through emulator())
+  /// or a program of the machine the tests run on (openssl: never through it).
+  enum class machine { target, host };
+
+  /// Starts `exe` with `argv` (argv[0] included); a target program through
+  /// emulator() if one is set (which then passes the path of `exe` as
+  /// argv[0]).
   child(const std::string& exe, std::vector<std::string> argv,
-        const std::string& input = {}, stdin_mode mode = stdin_mode::closed);
+        const std::string& input = {}, stdin_mode mode = stdin_mode::closed,
+        machine where = machine::target);
   /// Runs amp-node with `args` (argv[0] = the amp-node path).
   static std::unique_ptr<child> amp(std::vector<std::string> args,
                                     const std::string& input = {},
@@ -119,20 +142,23 @@ private:
 // -- role files and the region -----------------------------------------------
 
 /// What the generated role files say. The defaults fit a load test: room
-/// for 256 client processes of one actor each.
+/// for 256 client processes of one actor each; the default request, attach
+/// and peer-death deadlines scale with time_scale() (values a test sets
+/// are written as they are).
 struct role_params {
   std::uint32_t entries = 1024;
   std::string payload_size = "64MiB";
   std::uint32_t max_clients = 256;
   std::uint32_t workers = 4;
   std::uint32_t inline_max = 4096; ///< service.inline_max (0: always workers)
+  std::uint32_t batch = 32;        ///< service.batch (at most entries)
   std::uint32_t actors = 1;
   std::uint32_t max_in_flight = 8;
   std::uint32_t max_message = 256;
-  std::uint32_t request_ms = 30000;
+  std::uint32_t request_ms = scaled_ms(30000);
   std::uint32_t heartbeat_ms = 10;
-  std::uint32_t peer_dead_ms = 3000;
-  std::uint32_t attach_ms = 20000;
+  std::uint32_t peer_dead_ms = scaled_ms(3000);
+  std::uint32_t attach_ms = scaled_ms(20000);
 };
 
 class zone_env {

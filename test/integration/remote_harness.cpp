@@ -31,10 +31,15 @@ std::string find_program(const std::string& name) {
   return {};
 }
 
-/// Runs `openssl args...` and REQUIREs that it succeeds.
+/// Runs `openssl args...` (this machine's, also under an emulator) and
+/// REQUIREs that it succeeds.
 void openssl(const std::string& exe, std::vector<std::string> args) {
   args.insert(args.begin(), exe);
-  child c{exe, std::move(args)};
+  child c{exe,
+          std::move(args),
+          {},
+          child::stdin_mode::closed,
+          child::machine::host};
   const bool done = c.wait(60s);
   REQUIRE_MESSAGE(done, c.describe());
   REQUIRE_MESSAGE(c.exit_code() == 0, c.describe());

@@ -24,6 +24,10 @@
 #include <vector>
 
 using namespace hyperamp::shm;
+using hyperamp::shm::test::list_of;
+using hyperamp::shm::test::set_list;
+using hyperamp::shm::test::set_slot;
+using hyperamp::shm::test::slot_of;
 using namespace std::chrono_literals;
 namespace t = hyperamp::shm::test;
 
@@ -84,7 +88,7 @@ std::string bad_magic(const std::string& p) {
 std::string bad_version(const std::string& p) {
   make_and_edit(p, [](region& r) { r.header().layout_version = 7; });
   return expect_error(region::open(attach_opts(p)), open_error::bad_version, p,
-                      "has layout version 7, this build speaks version 1");
+                      "has layout version 7, this build speaks version 2");
 }
 
 std::string shorter_than_header(const std::string& p) {
@@ -377,7 +381,7 @@ TEST_CASE("attach: a READY region is never re-initialised") {
     CHECK(other.entry_at(mine[2]).seq == 0xC0FFEE);
     CHECK(std::memcmp(other.payload(), "marker", 6) == 0);
     CHECK(other.header().free_head == free_head);
-    CHECK(other.entry_at(mine[0]).list ==
+    CHECK(list_of(other.entry_at(mine[0])) ==
           static_cast<std::uint16_t>(list_id::client));
   };
   SUBCASE("auto_ while the creator is mapped") {
@@ -444,10 +448,97 @@ TEST_CASE("attach: physical backend against a regular file at phys_addr 8192") {
     expect_error(region::open(o), open_error::too_small, p.path,
                  "at offset 32768");
   }
-  SUBCASE("a missing device") {
+  SUBCASE("a missing device fails at once: nobody will create it") {
     o.path += ".none";
-    o.attach_timeout = 50ms;
-    expect_error(region::open(o), open_error::missing, o.path,
-                 "does not exist");
+    o.attach_timeout = 60s;
+    const auto start = std::chrono::steady_clock::now();
+    expect_error(region::open(o), open_error::missing, o.path, "memory device");
+    // Generous against a loaded machine, far below the 60 s it would wait.
+    CHECK(std::chrono::steady_clock::now() - start < 20s);
   }
+}
+
+TEST_CASE("attach: a path that is no shared file is refused, not mapped") {
+  region_options o = t::small_options("/dev/zero");
+  SUBCASE("file backend, creating") {
+    o.create = create_mode::auto_;
+    expect_error(region::open(o), open_error::bad_options, "/dev/zero",
+                 "is a character device, not a regular file");
+  }
+  SUBCASE("file backend, attaching") {
+    o.create = create_mode::attach;
+    expect_error(region::open(o), open_error::bad_options, "/dev/zero",
+                 "is a character device, not a regular file");
+  }
+  SUBCASE("physical backend: /dev/zero is no memory device") {
+    o.backend = region_backend::physical;
+    o.create = create_mode::auto_;
+    expect_error(region::open(o), open_error::bad_options, "/dev/zero",
+                 "not the memory device or a file");
+  }
+  SUBCASE("a directory") {
+    o.path = "/tmp";
+    o.create = create_mode::attach;
+    // open(2) itself refuses a directory for writing.
+    expect_error(region::open(o), open_error::io, "/tmp", "Is a directory");
+  }
+  SUBCASE("a FIFO does not block the open") {
+    t::temp_path p("fifo");
+    REQUIRE(::mkfifo(p.path.c_str(), 0600) == 0);
+    o.path = p.path;
+    o.create = create_mode::attach;
+    expect_error(region::open(o), open_error::bad_options, p.path, "is a FIFO");
+  }
+}
+
+TEST_CASE("attach: the channel written by the creator is checked") {
+  t::temp_path p;
+  region_options o = t::small_options(p.path);
+  o.channel = "sensors";
+  auto created = region::open(o);
+  REQUIRE(created);
+  CHECK(std::string(created.value->header().channel) == "sensors");
+  region_options a = attach_opts(p.path);
+  SUBCASE("the same channel attaches") {
+    a.channel = "sensors";
+    CHECK(region::open(a));
+  }
+  SUBCASE("another channel is refused, naming both") {
+    a.channel = "default";
+    const auto msg = expect_error(region::open(a), open_error::bad_geometry,
+                                  p.path, "is for channel \"sensors\"");
+    CHECK(contains(msg, "configured for channel \"default\""));
+  }
+  SUBCASE("an empty channel looks without checking") {
+    a.channel.clear();
+    CHECK(region::open(a));
+  }
+}
+
+TEST_CASE("attach: a long channel name is cut to 63 bytes on both sides") {
+  t::temp_path p;
+  region_options o = t::small_options(p.path);
+  o.channel = std::string(80, 'c');
+  REQUIRE(region::open(o));
+  region_options a = attach_opts(p.path);
+  a.channel = std::string(80, 'c');
+  auto again = region::open(a);
+  REQUIRE(again);
+  CHECK(std::string(again.value->header().channel) == std::string(63, 'c'));
+}
+
+TEST_CASE("attach: read_only maps without write access and never creates") {
+  t::temp_path p;
+  region_options o = attach_opts(p.path);
+  o.read_only = true;
+  o.create = create_mode::auto_;
+  expect_error(region::open(o), open_error::missing, p.path, "does not exist");
+  CHECK(::access(p.path.c_str(), F_OK) != 0);
+  REQUIRE(region::open(t::small_options(p.path)));
+  REQUIRE(::chmod(p.path.c_str(), 0400) == 0);
+  auto ro = region::open(o);
+  INFO(ro.message);
+  REQUIRE(ro);
+  CHECK_FALSE(ro.value->created());
+  CHECK(ro.value->header().magic == k_magic);
 }

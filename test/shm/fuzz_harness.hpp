@@ -42,6 +42,11 @@
 
 namespace hyperamp::shm::fuzz {
 
+using test::list_of;
+using test::set_list;
+using test::set_slot;
+using test::slot_of;
+
 // 45 entries x 64 B start at 1216 (= 256 + 5 slots x 192) and end at 4096,
 // exactly where the payload area begins.
 inline constexpr std::uint32_t k_entries = 45;
@@ -287,9 +292,9 @@ private:
     case 8:
       return put(e.prev);
     case 9:
-      return put(e.list);
+      return put(e.tag);
     case 10:
-      return put(e.slot);
+      return set_slot(e, static_cast<std::uint16_t>(interesting()));
     case 11:
       return put(e.seq);
     case 12:
@@ -307,8 +312,8 @@ private:
     case 18:
       return put(e.status);
     case 19: { // a small tag, the most likely to pass a first look
-      e.list = static_cast<std::uint16_t>(src_.below(8));
-      e.slot = static_cast<std::uint16_t>(src_.below(k_clients + 2));
+      set_list(e, static_cast<std::uint16_t>(src_.below(8)));
+      set_slot(e, static_cast<std::uint16_t>(src_.below(k_clients + 2)));
       return;
     }
     case 21: {
@@ -339,7 +344,7 @@ private:
     const std::uint32_t off = base + 64 * src_.below(part / 64 + 1);
     const std::uint32_t len =
         src_.below(4) == 0 ? cap + 1 : src_.below(cap + 1);
-    e.slot = slot;
+    set_slot(e, slot);
     e.seq = src_.below(8);
     e.payload_offset = off - (src_.below(8) == 0 ? 32 : 0);
     e.payload_capacity = cap;
@@ -368,8 +373,8 @@ private:
         }
         const entry& e = r_.entry_at(i);
         ok = ok && e.prev == prev &&
-             e.list == static_cast<std::uint16_t>(l.id) &&
-             (l.id != list_id::completed || e.slot == l.slot);
+             list_of(e) == static_cast<std::uint16_t>(l.id) &&
+             (l.id != list_id::completed || slot_of(e) == l.slot);
         ++seen[i];
         prev = i;
       }
@@ -382,7 +387,8 @@ private:
       walk(L.completed(sl));
     for (std::uint32_t i = 0; i < k_entries; ++i) {
       const entry& e = r_.entry_at(i);
-      const bool owned = e.list == static_cast<std::uint16_t>(list_id::client);
+      const bool owned =
+          list_of(e) == static_cast<std::uint16_t>(list_id::client);
       ok = ok && seen[i] == (owned ? 0 : 1);
     }
     return ok;

@@ -39,7 +39,7 @@ doctest::String toString(const field& f) {
   field{#member, offsetof(type, member), sizeof(type::member)}
 // clang-format on
 
-// -- the expected layout, version 1 -----------------------------------------
+// -- the expected layout, version 2 -----------------------------------------
 
 const std::vector<field> expected_header = {
     {"magic", 0, 8},
@@ -64,8 +64,10 @@ const std::vector<field> expected_header = {
     {"slot_size", 96, 4},
     {"slots_offset", 100, 4},
     {"partition_size", 104, 8},
-    {"reserved1", 112, 16},
-    {"reserved2", 128, 128},
+    {"corrupt_found", 112, 8},
+    {"repairs", 120, 8},
+    {"channel", 128, 64},
+    {"reserved2", 192, 64},
 };
 
 const std::vector<field> expected_slot = {
@@ -85,9 +87,7 @@ const std::vector<field> expected_slot = {
 const std::vector<field> expected_entry = {
     {"next", 0, 4},
     {"prev", 4, 4},
-    {"list", 8, 2},
-    {"slot", 10, 2},
-    {"reserved0", 12, 4},
+    {"tag", 8, 8},
     {"seq", 16, 8},
     {"service_id", 24, 4},
     {"payload_offset", 28, 4},
@@ -99,8 +99,7 @@ const std::vector<field> expected_entry = {
     {"reserved1", 56, 8},
 };
 
-// -- what the compiler made of layout.hpp
-// ---------------------------------------
+// -- what the compiler made of layout.hpp -------------------------------------
 
 std::vector<field> actual_header() {
   using h = region_header;
@@ -116,7 +115,8 @@ std::vector<field> actual_header() {
       HA_FIELD(h, submitted_tail),  HA_FIELD(h, in_service_head),
       HA_FIELD(h, in_service_tail), HA_FIELD(h, slot_size),
       HA_FIELD(h, slots_offset),    HA_FIELD(h, partition_size),
-      HA_FIELD(h, reserved1),       HA_FIELD(h, reserved2),
+      HA_FIELD(h, corrupt_found),   HA_FIELD(h, repairs),
+      HA_FIELD(h, channel),         HA_FIELD(h, reserved2),
   };
 }
 
@@ -138,13 +138,19 @@ std::vector<field> actual_slot() {
 
 std::vector<field> actual_entry() {
   return {
-      HA_FIELD(entry, next),           HA_FIELD(entry, prev),
-      HA_FIELD(entry, list),           HA_FIELD(entry, slot),
-      HA_FIELD(entry, reserved0),      HA_FIELD(entry, seq),
-      HA_FIELD(entry, service_id),     HA_FIELD(entry, payload_offset),
-      HA_FIELD(entry, payload_length), HA_FIELD(entry, payload_capacity),
-      HA_FIELD(entry, done_seq),       HA_FIELD(entry, result_length),
-      HA_FIELD(entry, status),         HA_FIELD(entry, reserved1),
+      HA_FIELD(entry, next),
+      HA_FIELD(entry, prev),
+
+      HA_FIELD(entry, tag),
+      HA_FIELD(entry, seq),
+      HA_FIELD(entry, service_id),
+      HA_FIELD(entry, payload_offset),
+      HA_FIELD(entry, payload_length),
+      HA_FIELD(entry, payload_capacity),
+      HA_FIELD(entry, done_seq),
+      HA_FIELD(entry, result_length),
+      HA_FIELD(entry, status),
+      HA_FIELD(entry, reserved1),
   };
 }
 
@@ -168,19 +174,19 @@ void check_table(const std::vector<field>& expected,
 
 } // namespace
 
-TEST_CASE("layout: region_header matches the version-1 table") {
+TEST_CASE("layout: region_header matches the version-2 table") {
   check_table(expected_header, actual_header(), sizeof(region_header));
   CHECK(sizeof(region_header) == 256);
   CHECK(alignof(region_header) == 8);
 }
 
-TEST_CASE("layout: slot matches the version-1 table") {
+TEST_CASE("layout: slot matches the version-2 table") {
   check_table(expected_slot, actual_slot(), sizeof(slot));
   CHECK(sizeof(slot) == 192);
   CHECK(alignof(slot) == 8);
 }
 
-TEST_CASE("layout: entry matches the version-1 table") {
+TEST_CASE("layout: entry matches the version-2 table") {
   check_table(expected_entry, actual_entry(), sizeof(entry));
   CHECK(sizeof(entry) == 64);
   CHECK(alignof(entry) == 8);
@@ -203,7 +209,7 @@ TEST_CASE("layout: fields written by different sides sit on their own lines") {
 }
 
 TEST_CASE("layout: version and magic") {
-  CHECK(k_layout_version == 1);
+  CHECK(k_layout_version == 2);
   char bytes[sizeof(k_magic)];
   std::memcpy(bytes, &k_magic, sizeof(bytes));
   CHECK(std::string(bytes, sizeof(bytes)) == "HYPERAMP");
@@ -314,7 +320,7 @@ TEST_CASE("layout: an initialised region carries its identity in memory") {
   CHECK(std::memcmp(base, "HYPERAMP", 8) == 0);
   const geometry g = make_geometry(64, 4, 4 * 4096);
   const region_header& h = tr->header();
-  CHECK(h.layout_version == 1);
+  CHECK(h.layout_version == 2);
   CHECK(h.header_size == 256);
   CHECK(h.entry_size == 64);
   CHECK(h.slot_size == 192);

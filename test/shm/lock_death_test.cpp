@@ -27,6 +27,10 @@
 #include <vector>
 
 using namespace hyperamp::shm;
+using hyperamp::shm::test::list_of;
+using hyperamp::shm::test::set_list;
+using hyperamp::shm::test::set_slot;
+using hyperamp::shm::test::slot_of;
 using namespace std::chrono_literals;
 namespace t = hyperamp::shm::test;
 
@@ -77,12 +81,12 @@ std::uint16_t kill_holder(const std::string& path, half_op op, death how,
     region_header& h = r.header();
     if (op == half_op::acquire) {
       entry& e = r.entry_at(h.free_head);
-      e.list = tag(list_id::client); // the first store of unlink()
-      e.slot = static_cast<std::uint16_t>(me.index());
+      set_list(e, tag(list_id::client)); // the first store of unlink()
+      set_slot(e, static_cast<std::uint16_t>(me.index()));
     } else {
       // owned_idx belongs to slot 1 (the parent acquired it).
       entry& e = r.entry_at(owned_idx);
-      e.list = tag(list_id::submitted);
+      set_list(e, tag(list_id::submitted));
       e.next = k_nil;
       e.prev = h.submitted_tail;
       if (h.submitted_tail == k_nil)
@@ -170,7 +174,7 @@ TEST_CASE("lock: queue<zone_lock> repairs what a dead holder left half done") {
     CHECK(c.submitted == 2);
     CHECK(c.free == 12);
     CHECK(child != 1);
-    CHECK(r.entry_at(3).slot == child);
+    CHECK(slot_of(r.entry_at(3)) == child);
     CHECK(q.reap_client(child) == 1);
     CHECK(q.census().free == 13);
   }

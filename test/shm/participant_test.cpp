@@ -100,8 +100,9 @@ TEST_CASE("participant: beat moves the heartbeat") {
   p.beat();
   CHECK(r.slot_at(p.index()).heartbeat.load() == b + 2);
   p.release();
+  CHECK(r.slot_at(1).heartbeat.load() == 0); // left in order: claimable
   p.beat(); // after release: a no-op, not a write to a slot we left
-  CHECK(r.slot_at(1).heartbeat.load() == b + 2);
+  CHECK(r.slot_at(1).heartbeat.load() == 0);
 }
 
 TEST_CASE("participant: claim_service on a live service gives peer_alive") {
@@ -337,4 +338,64 @@ TEST_CASE("slot protocol: silence is judged on the observer's clock") {
   CHECK(w.silent(2, 6, t0 + 400ms));
   w.reset();
   CHECK_FALSE(w.silent(2, 6, t0 + 500ms));
+}
+
+TEST_CASE("slot protocol: a free slot that still beats is not claimed on "
+          "trust") {
+  t::test_region tr(16, 2);
+  region& r = *tr;
+  participant first;
+  REQUIRE(participant::claim_service(r, 1, 10s, first) == status::ok);
+  // Its state word is cleared while it lives (a damaged region).
+  r.slot_at(k_service_slot)
+      .owner.store(std::uint64_t{first.epoch()} << 32); // free, same epoch
+  CHECK_FALSE(is_active(r.slot_at(k_service_slot)));
+  CHECK_FALSE(claimable(r.slot_at(k_service_slot)));
+  // A second service watches the heartbeat first; the first one beats.
+  std::atomic<bool> stop{false};
+  std::thread beater{[&] {
+    while (!stop.load()) {
+      first.beat();
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }};
+  participant second;
+  // (It answers as soon as it sees a beat; the long watch costs nothing.)
+  CHECK(participant::claim_service(r, 2, 5s, second) == status::peer_alive);
+  stop = true;
+  beater.join();
+  // The first one puts its word back on its next check.
+  CHECK(first.check() == self_check::repaired);
+  CHECK(is_active(r.slot_at(k_service_slot)));
+  CHECK(first.check() == self_check::ours);
+  // Clients skip a free client slot that beats; the reaper clears it once
+  // it stayed still for dead_after.
+  participant c;
+  REQUIRE(participant::claim_client(r, 3, c) == status::ok);
+  const auto idx = c.index();
+  r.slot_at(idx).owner.store(0); // damaged to free, epoch 0
+  participant other;
+  REQUIRE(participant::claim_client(r, 4, other) == status::ok);
+  CHECK(other.index() != idx);
+  liveness_monitor mon(r, 100ms);
+  const tp t0 = tp{} + 3h;
+  CHECK_FALSE(mon.silent_leftover(idx, t0));
+  c.beat(); // alive: the watch starts again
+  CHECK_FALSE(mon.silent_leftover(idx, t0 + 100ms));
+  CHECK(mon.silent_leftover(idx, t0 + 200ms));
+}
+
+TEST_CASE("slot protocol: an owner that was replaced finds out") {
+  t::test_region tr(16, 2);
+  region& r = *tr;
+  participant old_owner;
+  REQUIRE(participant::claim_client(r, 1, old_owner) == status::ok);
+  slot& s = r.slot_at(old_owner.index());
+  REQUIRE(try_evict(s, old_owner.epoch())); // declared dead while stopped
+  CHECK(old_owner.check() == self_check::lost);
+  participant next;
+  REQUIRE(participant::claim_client(r, 2, next) == status::ok);
+  REQUIRE(next.index() == old_owner.index());
+  CHECK(old_owner.check() == self_check::lost);
+  CHECK(next.check() == self_check::ours);
 }

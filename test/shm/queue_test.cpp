@@ -19,12 +19,15 @@
 #include <vector>
 
 using namespace hyperamp::shm;
+using hyperamp::shm::test::list_of;
+using hyperamp::shm::test::set_list;
+using hyperamp::shm::test::set_slot;
+using hyperamp::shm::test::slot_of;
 using hyperamp::shm::test::test_region;
 
 namespace {
 
-// -- lock policy adapters
-// -------------------------------------------------------
+// -- lock policy adapters -----------------------------------------------------
 
 struct null_policy {
   using lock_type = null_lock;
@@ -104,14 +107,22 @@ struct fixture {
 
   /// Bytes the lists live in (header, every slot's list line, entries);
   /// heartbeats are left out: every zone_lock acquisition moves them.
+  /// The lists and entries as bytes, except the tags' generations (a move
+  /// there and back counts two changes, but leaves every list as it was).
   std::vector<std::uint8_t> snapshot() {
     std::vector<std::uint8_t> v(r.base(), r.base() + sizeof(region_header));
     for (std::uint32_t s = 0; s <= r.max_clients(); ++s) {
       auto* p = reinterpret_cast<std::uint8_t*>(&r.slot_at(s));
       v.insert(v.end(), p + 64, p + 128);
     }
-    auto* e = reinterpret_cast<std::uint8_t*>(&r.entry_at(0));
-    v.insert(v.end(), e, e + sizeof(entry) * r.entry_count());
+    for (std::uint32_t i = 0; i < r.entry_count(); ++i) {
+      entry e = r.entry_at(i);
+      auto t = tag_of(e);
+      t.gen = 0;
+      e.tag = pack(t);
+      auto* p = reinterpret_cast<std::uint8_t*>(&e);
+      v.insert(v.end(), p, p + sizeof(entry));
+    }
     return v;
   }
 };
@@ -129,7 +140,8 @@ QUEUE_TEST("queue: a fresh region has every entry free, in index order") {
   f.expect(8, 0, 0, 0, 0);
   CHECK(f.items(f.raw().free_list()) == idx_vec{0, 1, 2, 3, 4, 5, 6, 7});
   for (std::uint32_t i = 0; i < 8; ++i)
-    CHECK(f.r.entry_at(i).list == static_cast<std::uint16_t>(list_id::free));
+    CHECK(list_of(f.r.entry_at(i)) ==
+          static_cast<std::uint16_t>(list_id::free));
   CHECK(f.items(f.raw().submitted()).empty());
   CHECK(f.items(f.raw().in_service()).empty());
   for (std::uint16_t s = 1; s <= 4; ++s)
@@ -146,8 +158,9 @@ QUEUE_TEST("queue: round trip keeps FIFO order and echoes sequence numbers") {
   CHECK(mine == idx_vec{0, 1, 2, 3, 4});
   f.expect(3, 5, 0, 0, 0);
   for (auto i : mine) {
-    CHECK(f.r.entry_at(i).list == static_cast<std::uint16_t>(list_id::client));
-    CHECK(f.r.entry_at(i).slot == 2);
+    CHECK(list_of(f.r.entry_at(i)) ==
+          static_cast<std::uint16_t>(list_id::client));
+    CHECK(slot_of(f.r.entry_at(i)) == 2);
   }
   // Submit in an order unlike the index order: the service must see it.
   const idx_vec order{3, 0, 4, 1, 2};
@@ -241,7 +254,7 @@ QUEUE_TEST("queue: acquire reports full with a partial count") {
   CHECK(r3.count == 0);
   CHECK(x == 1234);
   CHECK(std::set<std::uint32_t>(a.begin(), a.end()).size() == 8);
-  CHECK(f.r.entry_at(a[5]).slot == 2);
+  CHECK(slot_of(f.r.entry_at(a[5])) == 2);
   f.expect(0, 8, 0, 0, 0);
 }
 
@@ -282,7 +295,7 @@ QUEUE_TEST("queue: transfer appends to the destination") {
     CHECK(f.items(L.in_service()) == idx_vec{0, 1, 2, 3, 4});
     CHECK(f.items(L.submitted()).empty());
     for (std::uint32_t i = 0; i < 5; ++i)
-      CHECK(f.r.entry_at(i).list ==
+      CHECK(list_of(f.r.entry_at(i)) ==
             static_cast<std::uint16_t>(list_id::in_service));
     f.expect(5, 0, 0, 5, 0);
   }
@@ -290,7 +303,7 @@ QUEUE_TEST("queue: transfer appends to the destination") {
     CHECK(f.q.transfer(L.submitted(), L.completed(4)) == status::ok);
     CHECK(f.items(L.completed(4)) == second);
     for (auto i : second)
-      CHECK(f.r.entry_at(i).slot == 4);
+      CHECK(slot_of(f.r.entry_at(i)) == 4);
     f.expect(5, 0, 0, 2, 3);
   }
   SUBCASE("of an empty source is ok and changes nothing") {
@@ -407,7 +420,7 @@ QUEUE_TEST("queue: pop and push of the seed's Phase 1") {
   std::uint32_t i = k_nil;
   CHECK(f.q.pop(L.free_list(), i, list_id::client, 3) == status::ok);
   CHECK(i == 0);
-  CHECK(f.r.entry_at(0).slot == 3);
+  CHECK(slot_of(f.r.entry_at(0)) == 3);
   f.expect(3, 1, 0, 0, 0);
   CHECK(f.q.push(L.submitted(), i, list_id::client, 3) == status::ok);
   f.expect(3, 0, 1, 0, 0);
@@ -521,9 +534,9 @@ QUEUE_TEST("queue: census stays consistent through random operations") {
       n_owned += owned_m[s].size();
       n_done += done_m[s].size();
       for (auto i : owned_m[s]) {
-        REQUIRE(f.r.entry_at(i).list ==
+        REQUIRE(list_of(f.r.entry_at(i)) ==
                 static_cast<std::uint16_t>(list_id::client));
-        REQUIRE(f.r.entry_at(i).slot == s);
+        REQUIRE(slot_of(f.r.entry_at(i)) == s);
       }
     }
     const list_census c = f.q.census();
@@ -575,8 +588,8 @@ QUEUE_TEST("queue: repair restores consistency after a broken link") {
   SUBCASE("a holder that died between tagging and linking") {
     // What pop_front would leave after its first write: entry 3 tagged as
     // owned by slot 2 but still linked into the free list.
-    f.r.entry_at(3).list = static_cast<std::uint16_t>(list_id::client);
-    f.r.entry_at(3).slot = 2;
+    set_list(f.r.entry_at(3), static_cast<std::uint16_t>(list_id::client));
+    set_slot(f.r.entry_at(3), 2);
     CHECK_FALSE(f.q.census().consistent);
     f.q.repair();
     f.expect(4, 1, 3, 0, 0);
@@ -587,10 +600,10 @@ QUEUE_TEST("queue: repair restores consistency after a broken link") {
     f.expect(5, 0, 3, 0, 0);
   }
   SUBCASE("garbage tags go to the free list and are counted") {
-    f.r.entry_at(1).list = 99;
-    f.r.entry_at(5).list = 0;
-    f.r.entry_at(6).list = static_cast<std::uint16_t>(list_id::completed);
-    f.r.entry_at(6).slot = 0; // not a client slot
+    set_list(f.r.entry_at(1), 99);
+    set_list(f.r.entry_at(5), 0);
+    set_list(f.r.entry_at(6), static_cast<std::uint16_t>(list_id::completed));
+    set_slot(f.r.entry_at(6), 0); // not a client slot
     CHECK_FALSE(f.q.census().consistent);
     CHECK(f.q.repair() == 3);
     f.expect(6, 0, 2, 0, 0);
@@ -625,10 +638,11 @@ QUEUE_TEST("queue: reap_client frees a slot's entries and leaves others") {
   CHECK(f.items(L.completed(2)) == c2);
   CHECK(f.items(L.completed(1)).empty());
   CHECK(f.items(L.in_service()) == t2); // the service still has them
-  CHECK(f.r.entry_at(own2[0]).list ==
+  CHECK(list_of(f.r.entry_at(own2[0])) ==
         static_cast<std::uint16_t>(list_id::client));
   for (auto i : {own1[0], own1[1], sub1[0], sub1[1], c1[0], c1[1]})
-    CHECK(f.r.entry_at(i).list == static_cast<std::uint16_t>(list_id::free));
+    CHECK(list_of(f.r.entry_at(i)) ==
+          static_cast<std::uint16_t>(list_id::free));
   // Reaping again finds nothing.
   CHECK(f.q.reap_client(1) == 0);
   // Slot 1's in-service work still completes onto slot 1's list.
@@ -672,12 +686,13 @@ QUEUE_TEST("queue: abort_in_service completes with aborted and echoes seq") {
     auto c = f.submit_new(2, 1, 700);
     std::uint32_t i = k_nil;
     REQUIRE(f.q.take_submitted(&i, 1).count == 1);
-    f.r.entry_at(i).slot = 0;
+    set_slot(f.r.entry_at(i), 0);
     std::uint32_t o = k_nil;
     auto r2 = f.q.abort_in_service(&o, 1);
     CHECK(r2.st == status::ok);
     CHECK(o == c[0]);
-    CHECK(f.r.entry_at(i).list == static_cast<std::uint16_t>(list_id::free));
+    CHECK(list_of(f.r.entry_at(i)) ==
+          static_cast<std::uint16_t>(list_id::free));
     f.expect(5, 0, 0, 0, 3);
   }
 }

@@ -30,6 +30,10 @@
 #include <vector>
 
 using namespace hyperamp::shm;
+using hyperamp::shm::test::list_of;
+using hyperamp::shm::test::set_list;
+using hyperamp::shm::test::set_slot;
+using hyperamp::shm::test::slot_of;
 namespace t = hyperamp::shm::test;
 
 namespace {
@@ -410,7 +414,7 @@ void check_final(region& r, const shared_accounting& sa) {
   CHECK(c.free == k_entries);
   CHECK(c.client + c.submitted + c.in_service + c.completed == 0);
   for (std::uint32_t i = 0; i < k_entries; ++i)
-    CHECK(r.entry_at(i).list == static_cast<std::uint16_t>(list_id::free));
+    CHECK(list_of(r.entry_at(i)) == static_cast<std::uint16_t>(list_id::free));
   CHECK(r.header().queue_lock.load() == 0);
   CHECK(r.header().lock_recoveries == 0);
   for (std::uint32_t s = 1; s <= k_clients; ++s)

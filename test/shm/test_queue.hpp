@@ -6,6 +6,25 @@
 
 namespace hyperamp::shm::test {
 
+// The fields of an entry's tag, for tests that read or tamper with them
+// one by one (production code changes the tag only as a whole, by CAS).
+inline std::uint16_t list_of(const entry& e) noexcept {
+  return tag_of(e).list;
+}
+inline std::uint16_t slot_of(const entry& e) noexcept {
+  return tag_of(e).slot;
+}
+inline void set_list(entry& e, std::uint16_t list) noexcept {
+  auto t = tag_of(e);
+  t.list = list;
+  e.tag = pack(t);
+}
+inline void set_slot(entry& e, std::uint16_t slot) noexcept {
+  auto t = tag_of(e);
+  t.slot = slot;
+  e.tag = pack(t);
+}
+
 /// The queue with the test-only operations: the seed's single-entry
 /// push/pop/transfer under the lock, and the raw lists for tampering.
 template <class Lock>
@@ -32,6 +51,7 @@ public:
 
   lists& raw_lists() noexcept { return this->lists_; }
   Lock& lock() noexcept { return *this->lock_; }
+  region& reg() noexcept { return *this->region_; }
 };
 
 } // namespace hyperamp::shm::test

@@ -20,6 +20,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -56,8 +57,16 @@ inline std::size_t scaled(std::size_t release, std::size_t tsan) {
   return n;
 }
 
-// -- region files
-// --------------------------------------------------------------
+/// HYPERAMP_TEST_TIME_SCALE (a positive integer, default 1) multiplies
+/// deadlines, for slow runs such as the aarch64 build under qemu-user.
+inline std::chrono::milliseconds time_scaled(std::chrono::milliseconds d) {
+  long f = 1;
+  if (const char* s = std::getenv("HYPERAMP_TEST_TIME_SCALE"))
+    f = std::strtol(s, nullptr, 10);
+  return f > 0 && f < 1000 ? d * f : d;
+}
+
+// -- region files -------------------------------------------------------------
 
 /// "/dev/shm/hyperamp-test-<pid>-<n>-<tag>": unique per process and call.
 inline std::string unique_path(const char* tag = "r") {
@@ -85,7 +94,7 @@ inline region_options small_options(const std::string& path,
   o.max_clients = clients;
   o.payload_size = payload;
   o.create = create_mode::create;
-  o.attach_timeout = std::chrono::milliseconds(2000);
+  o.attach_timeout = time_scaled(std::chrono::milliseconds(2000));
   return o;
 }
 
@@ -112,8 +121,7 @@ struct test_region {
   region* operator->() const { return r.get(); }
 };
 
-// -- processes
-// -------------------------------------------------------------------
+// -- processes ----------------------------------------------------------------
 
 /// Forks; the child runs `f` and leaves with _exit(f()). Returns the pid.
 template <class F>
