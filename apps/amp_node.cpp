@@ -9,6 +9,7 @@
 #include <future>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <poll.h>
@@ -22,9 +23,11 @@
 
 #include "actors/client_actor.hpp"
 #include "actors/fwd.hpp"
+#include "actors/gateway.hpp"
 #include "actors/zone.hpp"
 #include "apps/cli.hpp"
 #include "apps/inspect_view.hpp"
+#include "apps/tls_check.hpp"
 #include "apps/wiring.hpp"
 #include "config/role.hpp"
 #include "services/registry.hpp"
@@ -98,6 +101,16 @@ std::string where(const config::role_config& cfg) {
          hex(cfg.v1.ready_addr) + ") through " + cfg.region.path;
 }
 
+/// Why a service zone ends: the first of a signal and its bridge's exit.
+struct service_end {
+  std::promise<caf::error> why;
+  std::atomic<bool> ended{false};
+  void end(caf::error reason) {
+    if (!ended.exchange(true))
+      why.set_value(std::move(reason));
+  }
+};
+
 int run_service(caf::actor_system& sys, const config::role_config& cfg) {
   auto spawned = actors::spawn_service_zone(sys, apps::region_options(cfg),
                                             apps::service_settings(cfg),
@@ -111,23 +124,23 @@ int run_service(caf::actor_system& sys, const config::role_config& cfg) {
             << " (" << apps::service_list() << "; " << cfg.service.workers
             << " workers per service)" << std::endl;
   // Ends on a signal, or when the bridge stops by itself (its zone was
-  // replaced in the region: 0 would be a lie then).
-  std::promise<caf::error> got;
-  std::atomic<bool> ended{false};
-  auto end = [&](caf::error why) {
-    if (!ended.exchange(true))
-      got.set_value(std::move(why));
-  };
+  // replaced in the region: 0 would be a lie then). The functor attached to
+  // the bridge runs while CAF cleans the bridge up, which can be after
+  // await_all_actors_done returned and this frame is gone: it owns a share
+  // of the state rather than pointing into the frame.
+  auto ending = std::make_shared<service_end>();
+  auto got = ending->why.get_future();
   caf::actor_cast<caf::abstract_actor*>(bridge)->attach_functor(
-      [&end](const caf::error& reason) {
-        end(reason ? reason : caf::make_error(caf::exit_reason::normal));
+      [ending](const caf::error& reason) {
+        ending->end(reason ? reason
+                           : caf::make_error(caf::exit_reason::normal));
       });
-  signal_watch watch{[&](int sig) {
+  signal_watch watch{[&cfg, ending](int sig) {
     std::cout << "service zone " << cfg.zone_id << ": signal " << sig
               << ", shutting down" << std::endl;
-    end(caf::error{});
+    ending->end(caf::error{});
   }};
-  const caf::error why = got.get_future().get();
+  const caf::error why = got.get();
   caf::anon_send_exit(bridge, caf::exit_reason::user_shutdown);
   sys.await_all_actors_done();
   if (!why)
@@ -276,34 +289,51 @@ void print_call(const apps::options& o, const actors::outcomes& all,
     std::cout << "  " << n << " failed: " << why << "\n";
 }
 
-int run_call(caf::actor_system& sys, const config::role_config& cfg,
-             const apps::options& o) {
+/// What `call` sends, and the response every request must get (--expect).
+struct call_input {
   actors::bytes payload;
   std::optional<actors::bytes> expect;
+};
+
+/// Decodes the data and --expect within `limit`, and refuses a listing too
+/// long to keep; nullopt after saying why (exit code 2).
+std::optional<call_input> read_call_input(const apps::options& o,
+                                          const apps::payload_limit& limit) {
   const std::uint32_t threads = o.threads.value_or(1);
   const std::uint32_t requests = o.requests.value_or(threads);
-  const bool listed = !o.quiet;
+  call_input in;
   try {
-    if (listed && requests > k_max_listed)
+    if (!o.quiet && requests > k_max_listed)
       throw apps::cli_error(
           "--requests " + std::to_string(requests) +
           " would list every result; more than " +
           std::to_string(k_max_listed) +
           " requests need --quiet (a summary only, in bounded memory)");
-    const auto limit =
-        apps::max_message_limit(cfg.client.max_message, cfg.source);
-    payload = apps::decode_payload(o.data, limit);
+    in.payload = apps::decode_payload(o.data, limit);
     if (o.expect)
-      expect = apps::decode_payload(*o.expect, limit);
+      in.expect = apps::decode_payload(*o.expect, limit);
   } catch (const apps::cli_error& e) {
     std::cerr << "amp-node: call: " << e.what() << "\n";
-    return 2;
+    return std::nullopt;
   }
-  auto bridge = start_client_zone(sys, cfg);
-  if (!bridge)
-    return 1;
+  return in;
+}
+
+/// The load of `call`: N client actors with `budget` requests in flight
+/// each send M requests through `target` (a bridge or a remote link);
+/// prints the results and returns the exit code. A signal stops `target`
+/// (what it holds is answered), which ends the load; `target` is stopped at
+/// the end.
+int call_load(caf::actor_system& sys, const caf::actor& target,
+              const apps::options& o, const call_input& in,
+              std::uint32_t budget) {
+  const auto& payload = in.payload;
+  const auto& expect = in.expect;
+  const std::uint32_t threads = o.threads.value_or(1);
+  const std::uint32_t requests = o.requests.value_or(threads);
+  const bool listed = !o.quiet;
   signal_watch watch{[&](int) {
-    caf::anon_send_exit(bridge, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(target, caf::exit_reason::user_shutdown);
   }};
   // Request i goes to actor i % threads; each actor generates its share as
   // its budget allows, in rounds when nothing is listed.
@@ -312,8 +342,7 @@ int run_call(caf::actor_system& sys, const config::role_config& cfg,
     ++left[t];
   std::vector<caf::actor> clients;
   for (std::uint32_t t = 0; t < threads; ++t)
-    clients.push_back(
-        actors::spawn_client_actor(sys, bridge, cfg.client.max_in_flight));
+    clients.push_back(actors::spawn_client_actor(sys, target, budget));
   caf::scoped_actor self{sys};
   call_summary s;
   latency_sample lat;
@@ -374,9 +403,117 @@ int run_call(caf::actor_system& sys, const config::role_config& cfg,
   print_call(o, all, s);
   for (auto& c : clients)
     caf::anon_send_exit(c, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(bridge, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(target, caf::exit_reason::user_shutdown);
   self->send_exit(self, caf::exit_reason::normal);
   return s.failed == 0 && !watch.fired() ? 0 : 1;
+}
+
+int run_call(caf::actor_system& sys, const config::role_config& cfg,
+             const apps::options& o) {
+  const auto in = read_call_input(
+      o, apps::max_message_limit(cfg.client.max_message, cfg.source));
+  if (!in)
+    return 2;
+  auto bridge = start_client_zone(sys, cfg);
+  if (!bridge)
+    return 1;
+  return call_load(sys, bridge, o, *in, cfg.client.max_in_flight);
+}
+
+/// call --remote: the same load through a gateway. The actors share the
+/// connection's credit equally.
+int run_remote_call(caf::actor_system& sys, const apps::options& o,
+                    const call_input& in, bool tls) {
+  const auto where = apps::parse_host_port(o.remote);
+  actors::remote_options ro;
+  ro.tls = tls;
+  auto link = actors::connect_remote(sys, where.host, where.port, ro);
+  if (!link) {
+    std::cerr << "amp-node: call: " << actors::describe(link.error()) << "\n";
+    return 1;
+  }
+  std::uint32_t credit = 1;
+  {
+    caf::scoped_actor self{sys};
+    self->request(*link, std::chrono::seconds(30), caf::get_atom::value)
+        .receive([&](actors::session_grant& g) { credit = g.credit; },
+                 [&](caf::error&) {});
+  }
+  const std::uint32_t threads = o.threads.value_or(1);
+  return call_load(sys, *link, o, in, std::max(1u, credit / threads));
+}
+
+/// amp-node call --remote: no role file, an actor system of its own.
+int remote_main(const apps::options& o) {
+  // The zone's client.max_message is not known here: the gateway answers
+  // too_large beyond it (its grant says how much that is).
+  const auto in = read_call_input(o, apps::payload_limit{});
+  if (!in)
+    return 2;
+  const actors::tls_files tls{o.tls_ca, o.tls_cert, o.tls_key};
+  if (tls.enabled()) {
+    const auto why = apps::tls_problem({tls.certificate, tls.key, tls.ca,
+                                        "--tls-cert", "--tls-key", "--tls-ca"});
+    if (!why.empty()) {
+      std::cerr << "amp-node: call: " << why << "\n";
+      return 2;
+    }
+  }
+  block_signals(); // before CAF starts threads: they inherit the mask
+  int rc = 0;
+  {
+    auto caf_cfg = apps::remote_caf_config(tls);
+    caf::actor_system sys{*caf_cfg};
+    rc = run_remote_call(sys, o, *in, tls.enabled());
+    sys.await_all_actors_done();
+  }
+  return rc;
+}
+
+/// amp-node gateway: the client zone and its gateway until a signal.
+int run_gateway(caf::actor_system& sys, const config::role_config& cfg,
+                const apps::options& o) {
+  auto bridge = start_client_zone(sys, cfg);
+  if (!bridge)
+    return 1;
+  const auto settings = apps::gateway_settings(cfg, o);
+  auto gw = actors::start_gateway(sys, bridge, settings);
+  if (!gw) {
+    std::cerr << "amp-node: gateway: " << actors::describe(gw.error()) << "\n";
+    caf::anon_send_exit(bridge, caf::exit_reason::user_shutdown);
+    return 1;
+  }
+  std::cout << "gateway listening on "
+            << (settings.bind.find(':') != std::string::npos
+                    ? "[" + settings.bind + "]"
+                    : settings.bind)
+            << ":" << gw->port << " (" << (settings.tls ? "TLS" : "plain TCP")
+            << ") for client zone " << cfg.zone_id << " on " << cfg.region.path
+            << std::endl;
+  std::promise<int> got;
+  signal_watch watch{[&](int sig) { got.set_value(sig); }};
+  const int sig = got.get_future().get();
+  actors::gateway_stats st;
+  {
+    caf::scoped_actor self{sys};
+    self->request(gw->keeper, std::chrono::seconds(10),
+                  actors::stats_atom::value)
+        .receive([&](actors::gateway_stats& x) { st = x; },
+                 [&](caf::error&) {});
+  }
+  caf::anon_send_exit(gw->keeper, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(bridge, caf::exit_reason::user_shutdown);
+  std::cout << "gateway: signal " << sig << ", shutting down; sessions "
+            << st.sessions_opened << " opened, " << st.sessions_refused
+            << " refused, " << st.sessions_live << " live; requests "
+            << st.requests << " forwarded, " << st.not_allowed
+            << " not allowed, " << st.overloaded << " overloaded"
+            << (st.republished > 0
+                    ? "; gateway replaced " + std::to_string(st.republished) +
+                          " times"
+                    : std::string{})
+            << std::endl;
+  return 0;
 }
 
 /// A client zone without a subcommand: "<service_id> <data>" lines on stdin.
@@ -495,6 +632,8 @@ int main(int argc, char** argv) {
     std::cout << apps::help(o.help_topic);
     return 0;
   }
+  if (o.cmd == command::call && !o.remote.empty())
+    return remote_main(o);
   config::role_config cfg;
   try {
     // A role file, or hvisor-tool's shm_config.json (whose side is the
@@ -512,15 +651,37 @@ int main(int argc, char** argv) {
     std::cerr << "amp-node: " << e.what() << "\n";
     return 2;
   }
+  const auto tls = apps::gateway_tls(cfg);
+  if (o.cmd == command::gateway) {
+    if (tls.enabled()) {
+      const auto why = apps::tls_problem(
+          {tls.certificate, tls.key, tls.ca,
+           cfg.source + ": gateway.tls_certificate",
+           cfg.source + ": gateway.tls_key", cfg.source + ": gateway.tls_ca"});
+      if (!why.empty()) {
+        std::cerr << "amp-node: " << why << "\n";
+        return 2;
+      }
+    }
+    // A socket per connection: the soft limit (often 1024) would stop
+    // accepting long before max_connections sessions.
+    if (const auto why = apps::raise_file_limit(); !why.empty())
+      std::cerr << "amp-node: gateway: cannot raise the open-file limit: "
+                << why << "\n";
+  }
   block_signals(); // before CAF starts threads: they inherit the mask
   if (o.cmd == command::inspect)
     return run_inspect(cfg, o);
   int rc = 0;
   {
     auto caf_cfg = apps::caf_config(cfg);
+    if (o.cmd == command::gateway)
+      actors::configure_network(*caf_cfg, tls);
     caf::actor_system sys{*caf_cfg};
     if (cfg.role == config::role_kind::service)
       rc = run_service(sys, cfg);
+    else if (o.cmd == command::gateway)
+      rc = run_gateway(sys, cfg, o);
     else if (o.cmd == command::call)
       rc = run_call(sys, cfg, o);
     else

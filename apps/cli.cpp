@@ -27,9 +27,17 @@ Usage:
   amp-node call <cfg> <data|@file|hex:HEX> <service_id>
                 [--threads N] [--requests M] [--json] [--quiet]
                 [--expect DATA]
+  amp-node gateway <client-role.toml> [--port P] [--bind ADDR]
+                                      run a client zone and publish its
+                                      services on the network (CAF's
+                                      middleman) until SIGINT/SIGTERM
+  amp-node call --remote HOST:PORT <data|@file|hex:HEX> <service_id>
+                [--threads N] [--requests M] [--json] [--quiet]
+                [--expect DATA] [--tls-ca FILE --tls-cert FILE --tls-key FILE]
+                                      call through a gateway (no role file)
   amp-node inspect <role.toml> [--json] [--watch SECONDS]
                                       look at the region without joining it
-  amp-node help [serve|call|inspect|aliases]  more about a command
+  amp-node help [serve|call|gateway|inspect|aliases]  more about a command
 
 <cfg> is a hyperamp role file (TOML) or hvisor-tool's shm_config.json (then
 the zone speaks hvisor-tool's layout through /dev/mem, /dev/hvisor and
@@ -64,6 +72,10 @@ const char* k_call =
     R"(amp-node call <cfg> <data|@file|hex:HEX> <service_id>
               [--threads N] [--requests M] [--json] [--quiet]
               [--expect data|@file|hex:HEX]
+amp-node call --remote HOST:PORT <data|@file|hex:HEX> <service_id>
+              [--threads N] [--requests M] [--json] [--quiet]
+              [--expect data|@file|hex:HEX]
+              [--tls-ca FILE --tls-cert FILE --tls-key FILE]
 
 Sends M requests (default N) through N client actors (default 1), each
 with at most client.max_in_flight requests outstanding. Prints each result
@@ -83,6 +95,41 @@ data:    a literal string; @file reads the file (if it starts with "hex:" it
 <cfg>:   a role file, or hvisor-tool's shm_config.json (zone 0; it waits up
          to 11 s for the service's readiness word, then fails).
 Example: amp-node call config/client.toml hello 1   -> 164e2c2f12
+
+--remote HOST:PORT calls through the gateway of a client zone (amp-node
+gateway) instead of a zone of this machine; no role file. The N actors
+share the connection's credit (the gateway's max_in_flight): each gets an
+equal part of it. A request fails with the zone's errors, and with
+not_allowed (the gateway's allow-list), overloaded, timeout (its deadline:
+the zone's request_ms and one second) or disconnected (the connection was
+lost). --tls-ca, --tls-cert and --tls-key (all three, PEM) connect with
+TLS: CAF's TLS is mutual, the caller presents a certificate the gateway's
+CA signed and checks the gateway's against --tls-ca. See docs/remote.md.
+Example: amp-node call --remote 127.0.0.1:4242 hello 1   -> 164e2c2f12
+)";
+
+const char* k_gateway =
+    R"(amp-node gateway <client-role.toml> [--port P] [--bind ADDR]
+
+Runs the client zone of the role file (as amp-node <client-role.toml> does,
+without reading stdin) and publishes its gateway with CAF's middleman:
+programs elsewhere call the zone's services through it (amp-node call
+--remote, or connect_remote in C++, actors/zone.hpp). Prints
+
+  gateway listening on ADDR:PORT (plain TCP|TLS) for client zone Z on REGION
+
+once it serves, runs until SIGINT or SIGTERM, and prints its counters.
+
+The [gateway] section of the role file gives the settings
+(docs/configuration.md): port (0: any free port), bind (default 127.0.0.1),
+max_connections (remote callers at once), max_in_flight (requests of one
+connection in the zone), allow (the service ids remote callers may call;
+empty: every one), and tls_certificate, tls_key and tls_ca: with all three
+the gateway speaks TLS only (plain TCP is refused) and takes only callers
+whose certificate tls_ca signed. --port and --bind override port and bind.
+
+Without TLS, whoever can connect speaks CAF's protocol with this process:
+keep it on loopback or a trusted network. See docs/remote.md.
 )";
 
 const char* k_inspect =
@@ -209,12 +256,7 @@ struct count_option {
   const char* name;
   std::uint32_t max;
   std::optional<std::uint32_t> options::*field;
-};
-
-/// An option with a text value (--expect DATA) and the field it sets.
-struct text_option {
-  const char* name;
-  std::optional<std::string> options::*field;
+  std::uint32_t min = 1;
 };
 
 /// A flag (--json) and the field it sets.
@@ -223,15 +265,51 @@ struct flag_option {
   bool options::*field;
 };
 
-/// Parses the words after the command `name` (serve, call or an alias).
+/// An option with a text value (--remote HOST:PORT) and what it sets.
+struct text_option {
+  const char* name;
+  void (*set)(options&, std::string);
+  bool empty_ok = false; ///< --expect "" expects an empty response
+};
+
+/// --remote's address, and the TLS files: only with --remote, all three.
+void check_remote(const options& o) {
+  const bool any_tls =
+      !o.tls_ca.empty() || !o.tls_cert.empty() || !o.tls_key.empty();
+  if (o.remote.empty()) {
+    if (any_tls)
+      throw cli_error("call: --tls-ca, --tls-cert and --tls-key go with "
+                      "--remote");
+    return;
+  }
+  parse_host_port(o.remote);
+  if (any_tls && (o.tls_ca.empty() || o.tls_cert.empty() || o.tls_key.empty()))
+    throw cli_error("call: --tls-ca, --tls-cert and --tls-key go together "
+                    "(CAF's TLS is mutual: the caller shows a certificate "
+                    "too)");
+}
+
+/// call's --remote (and the TLS files that only go with it).
+bool has_remote(const std::vector<std::string>& words) {
+  return std::any_of(words.begin(), words.end(), [](const std::string& w) {
+    return w == "--remote" || w.rfind("--remote=", 0) == 0;
+  });
+}
+
+/// Parses the words after the command `name` (serve, call, gateway or an
+/// alias).
 options parse_command(const std::string& name,
                       const std::vector<std::string>& words) {
   const bool client =
       name == "call" || is_single_alias(name) || name == "hyper_amp_test_mt";
+  // call --remote: no role file, the gateway's address instead.
+  const bool remote = name == "call" && has_remote(words);
   // The options of the client aliases are call's, and so named in errors.
   const std::string label = client ? "call" : name;
-  const std::string topic =
-      name == "serve" || name == "call" || name == "inspect" ? name : "aliases";
+  const std::string topic = name == "serve" || name == "call" ||
+                                    name == "gateway" || name == "inspect"
+                                ? name
+                                : "aliases";
   options help;
   help.help_topic = is_alias(name) ? "aliases" : name;
   // The client aliases fix the load: --threads and --requests contradict
@@ -248,13 +326,31 @@ options parse_command(const std::string& name,
               {"--requests", 100000000, &options::requests}};
     if (name == "serve")
       return {{"--workers", 256, &options::workers}};
+    if (name == "gateway")
+      return {{"--port", 65535, &options::port, 0}};
     if (name == "inspect")
       return {{"--watch", 86400, &options::watch}};
     return {};
   }();
   const auto texts = [&]() -> std::vector<text_option> {
+    std::vector<text_option> t;
     if (client)
-      return {{"--expect", &options::expect}};
+      t.push_back({"--expect",
+                   [](options& o, std::string v) { o.expect = std::move(v); },
+                   true});
+    if (name == "call") {
+      t.push_back(
+          {"--remote", [](options& o, std::string v) { o.remote = v; }});
+      t.push_back(
+          {"--tls-ca", [](options& o, std::string v) { o.tls_ca = v; }});
+      t.push_back(
+          {"--tls-cert", [](options& o, std::string v) { o.tls_cert = v; }});
+      t.push_back(
+          {"--tls-key", [](options& o, std::string v) { o.tls_key = v; }});
+    }
+    if (name == "gateway")
+      t.push_back({"--bind", [](options& o, std::string v) { o.bind = v; }});
+    return t;
     return {};
   }();
   const auto flags = [&]() -> std::vector<flag_option> {
@@ -281,7 +377,8 @@ options parse_command(const std::string& name,
   auto positional = [&](const char* arg, bool required) {
     pos.push_back(app.add_option(arg)->required(required));
   };
-  positional("role", true);
+  if (!remote)
+    positional("role", true);
   if (client) {
     positional("data", true);
     positional("service_id", true);
@@ -300,6 +397,10 @@ options parse_command(const std::string& name,
       return true;
     for (const auto& c : counts)
       for (const auto& v : app.get_option(c.name)->results())
+        if (v == "-h" || v == "--help")
+          return true;
+    for (const auto& t : texts)
+      for (const auto& v : app.get_option(t.name)->results())
         if (v == "-h" || v == "--help")
           return true;
     return false;
@@ -345,10 +446,14 @@ options parse_command(const std::string& name,
     for (const auto& c : counts)
       if (opt->get_name() == c.name)
         o.*c.field =
-            parse_count(restore(opt->results().at(i)), c.name, 1, c.max);
+            parse_count(restore(opt->results().at(i)), c.name, c.min, c.max);
     for (const auto& t : texts)
-      if (opt->get_name() == t.name)
-        o.*t.field = restore(opt->results().at(i));
+      if (opt->get_name() == t.name) {
+        auto v = restore(opt->results().at(i));
+        if (v.empty() && !t.empty_ok)
+          throw cli_error(label + ": " + t.name + " needs a value");
+        t.set(o, std::move(v));
+      }
     for (const auto& f : flags)
       if (opt->get_name() == f.name)
         o.*f.field = true;
@@ -361,10 +466,13 @@ options parse_command(const std::string& name,
                     "'");
 
   auto arg = [&](std::size_t i) { return restore(pos[i]->results().front()); };
-  o.role_file = arg(0);
+  // call --remote has no role file: its positional arguments start at 0.
+  const std::size_t first = remote ? 0 : 1;
+  if (!remote)
+    o.role_file = arg(0);
   if (client) {
     o.cmd = command::call;
-    o.data = arg(1);
+    o.data = arg(first);
     if (is_single_alias(name)) {
       o.threads = o.requests = 1;
       o.hvisor_output = true;
@@ -375,7 +483,10 @@ options parse_command(const std::string& name,
                        ? parse_count(arg(4), "total", 1, 100000000)
                        : *o.threads;
     }
-    o.service_id = parse_count(arg(2), "service_id", 0, 0xFFFFFFFFu);
+    o.service_id = parse_count(arg(first + 1), "service_id", 0, 0xFFFFFFFFu);
+    check_remote(o);
+  } else if (name == "gateway") {
+    o.cmd = command::gateway;
   } else if (name == "inspect") {
     o.cmd = command::inspect;
   } else {
@@ -496,8 +607,23 @@ std::uint32_t parse_count(const std::string& text, const std::string& what,
   return static_cast<std::uint32_t>(v);
 }
 
+host_port parse_host_port(const std::string& text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0)
+    throw cli_error("--remote: '" + text + "' is not HOST:PORT");
+  std::string host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2); // [::1]:4242
+  else if (host.find(':') != std::string::npos)
+    throw cli_error("--remote: '" + text +
+                    "' is not HOST:PORT (write an IPv6 address as [ADDR])");
+  const auto port =
+      parse_count(text.substr(colon + 1), "--remote port", 1, 65535);
+  return {host, static_cast<std::uint16_t>(port)};
+}
+
 // The program name or the first word picks the command; CLI11 reads the
-// words of serve, call and the aliases (parse_command).
+// words of serve, call, gateway and the aliases (parse_command).
 options parse(const std::vector<std::string>& args) {
   options o;
   const std::string prog = args.empty() ? "amp-node" : basename_of(args[0]);
@@ -512,23 +638,27 @@ options parse(const std::vector<std::string>& args) {
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
     o.help_topic = tail.empty() ? "" : tail[0];
     if (!o.help_topic.empty() && o.help_topic != "serve" &&
-        o.help_topic != "call" && o.help_topic != "inspect" &&
-        o.help_topic != "aliases" && !is_alias(o.help_topic))
+        o.help_topic != "call" && o.help_topic != "gateway" &&
+        o.help_topic != "inspect" && o.help_topic != "aliases" &&
+        !is_alias(o.help_topic))
       throw cli_error("help: unknown topic '" + o.help_topic + "'");
     return o;
   }
-  if (cmd == "serve" || cmd == "call" || cmd == "inspect" || is_alias(cmd))
+  if (cmd == "serve" || cmd == "call" || cmd == "gateway" || cmd == "inspect" ||
+      is_alias(cmd))
     return parse_command(cmd, tail);
   if (cmd.size() > 1 && cmd[0] == '-')
     throw cli_error("unknown option '" + cmd + "' (try amp-node --help)");
   if (!tail.empty())
     throw cli_error("unknown subcommand '" + cmd +
-                    "' (expected serve, call, inspect, help or a role file)");
+                    "' (expected serve, call, gateway, inspect, help or a "
+                    "role file)");
   if (cmd.find(".toml") == std::string::npos &&
       cmd.find(".json") == std::string::npos &&
       cmd.find('/') == std::string::npos)
     throw cli_error("unknown subcommand '" + cmd +
-                    "' (expected serve, call, inspect, help or a role file)");
+                    "' (expected serve, call, gateway, inspect, help or a "
+                    "role file)");
   o.cmd = command::run;
   o.role_file = cmd;
   return o;
@@ -539,6 +669,8 @@ std::string help(const std::string& topic) {
     return k_serve;
   if (topic == "call")
     return k_call;
+  if (topic == "gateway")
+    return k_gateway;
   if (topic == "inspect")
     return k_inspect;
   if (topic == "aliases" || is_alias(topic))

@@ -17,11 +17,11 @@ class cli_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-enum class command { run, serve, call, inspect, help };
+enum class command { run, serve, call, gateway, inspect, help };
 
 struct options {
   command cmd = command::help;
-  std::string role_file;
+  std::string role_file;  ///< empty for call --remote
   std::string help_topic; ///< for command::help: "", "serve", "call", ...
   std::string data;       ///< call: data|@file|hex:HEX as given
   std::uint32_t service_id = 0;
@@ -36,7 +36,18 @@ struct options {
   /// call through hyper_amp or hyper_amp_test: print the result as
   /// hvisor-tool does ("Result: [...] (N bytes)", "Hex format: ...").
   bool hvisor_output = false;
+  std::string remote; ///< call --remote: the gateway, HOST:PORT as given
+  std::string tls_ca, tls_cert, tls_key; ///< call --remote: TLS files
+  std::optional<std::uint32_t> port;     ///< gateway --port
+  std::optional<std::string> bind;       ///< gateway --bind
 };
+
+/// HOST:PORT (or [IPv6]:PORT) split; cli_error if it is not that.
+struct host_port {
+  std::string host;
+  std::uint16_t port = 0;
+};
+host_port parse_host_port(const std::string& text);
 
 /// Parses argv (argv[0] may be an alias name such as hyper_amp_test).
 /// Throws cli_error with a message fit for the user.

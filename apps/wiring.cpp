@@ -1,5 +1,9 @@
 #include "apps/wiring.hpp"
 
+#include <cerrno>
+#include <cstring>
+#include <sys/resource.h>
+
 #include "actors/fwd.hpp"
 #include "services/registry.hpp"
 
@@ -92,6 +96,45 @@ caf_config(const config::role_config& cfg) {
   return c;
 }
 
+actors::gateway_settings gateway_settings(const config::role_config& cfg,
+                                          const options& o) {
+  actors::gateway_settings s;
+  const auto& g = cfg.gateway;
+  s.port = static_cast<std::uint16_t>(o.port.value_or(g.port));
+  s.bind = o.bind.value_or(g.bind);
+  s.max_connections = g.max_connections;
+  s.max_in_flight = g.max_in_flight;
+  s.allowed = config::parse_id_list(g.allow, cfg.source + ": gateway.allow");
+  s.deadline = std::chrono::milliseconds(cfg.timeouts.request_ms);
+  s.max_message = cfg.client.max_message;
+  s.tls = gateway_tls(cfg).enabled();
+  return s;
+}
+
+actors::tls_files gateway_tls(const config::role_config& cfg) {
+  return {cfg.gateway.tls_ca, cfg.gateway.tls_certificate, cfg.gateway.tls_key};
+}
+
+std::unique_ptr<caf::actor_system_config>
+remote_caf_config(const actors::tls_files& tls) {
+  config::role_config defaults; // scheduler: 2 threads, stealing, mpa 0
+  auto c = caf_config(defaults);
+  actors::configure_network(*c, tls);
+  return c;
+}
+
+std::string raise_file_limit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0)
+    return std::string{"getrlimit: "} + std::strerror(errno);
+  if (lim.rlim_cur >= lim.rlim_max)
+    return {};
+  lim.rlim_cur = lim.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &lim) != 0)
+    return std::string{"setrlimit: "} + std::strerror(errno);
+  return {};
+}
+
 void check_role(const config::role_config& cfg, const options& o) {
   const bool service = cfg.role == config::role_kind::service;
   if (o.cmd == command::serve && !service)
@@ -102,6 +145,11 @@ void check_role(const config::role_config& cfg, const options& o) {
     throw config::config_error(cfg.source +
                                ": role is \"service\"; call needs a role "
                                "file with role = \"client\"");
+  if (o.cmd == command::gateway && service)
+    throw config::config_error(cfg.source +
+                               ": role is \"service\"; gateway needs a role "
+                               "file with role = \"client\" (the gateway "
+                               "runs in the client zone)");
 }
 
 std::string service_list() {

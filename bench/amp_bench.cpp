@@ -67,6 +67,10 @@ const char* const k_usage =
     "              hyper_amp_test, hyper_amp_test_mt 4 threads, mixed load)\n"
     "  floor       no actors: cache-line ping-pong, the shm queue alone\n"
     "  baseline    Unix-domain socket echo; a replica of the seed's design\n"
+    "  remote      64 B echo through a gateway on loopback (three processes:\n"
+    "              service zone, client zone + gateway, remote caller), round\n"
+    "              trip and pipelined, next to the same requests sent\n"
+    "              locally, a bare CAF remote actor echo and a Unix socket\n"
     "\n"
     "Options:\n"
     "  --quick      tiny counts, 1 repetition (a smoke test; < 20 s)\n"
@@ -814,12 +818,120 @@ void run_seed(plan& pl, const options& o) {
   });
 }
 
+// -- scenario: remote (through a gateway)
+// ----------------------------------------
+
+/// The remote round trip against the bare CAF remote echo of the same
+/// repetition: "remote p50 / CAF echo p50".
+void remote_ratio(const row& remote, const row& echo, row& ratio) {
+  std::vector<double> v;
+  for (std::size_t i = 0; i < remote.reps.size() && i < echo.reps.size(); ++i)
+    if (remote.reps[i].ok && echo.reps[i].ok &&
+        !remote.reps[i].lat_us.empty() && !echo.reps[i].lat_us.empty())
+      v.push_back(percentile(remote.reps[i].lat_us, 0.50) /
+                  percentile(echo.reps[i].lat_us, 0.50));
+  ratio.reps.clear();
+  for (double x : v) {
+    run_result r;
+    r.value = x;
+    ratio.reps.push_back(r);
+  }
+  if (v.empty())
+    ratio.reps.push_back(failure("needs both round trips"));
+}
+
+void run_remote(plan& pl, const options& o) {
+  const budget lat =
+      o.quick ? budget{300, 50, 100, 0.3, 2.0} : budget{20000, 500, 2000, 1.0};
+  const budget tp = o.quick ? budget{1000000000, 200, 100, 0.15}
+                            : budget{1000000000, 5000, 2000, 1.0};
+  const budget sock_lat =
+      o.quick ? budget{2000, 200, 500, 0.1} : budget{20000, 1000, 2000, 1.0};
+  const budget sock_tp = o.quick ? budget{1000000000, 1000, 1000, 0.1}
+                                 : budget{1000000000, 20000, 20000, 1.0};
+  // The product's defaults: echo inline in the service bridge, bells spin
+  // 50 us; the same settings for the local and the remote rows.
+  path_config one = path_of(o);
+  one.inline_trivial = true;
+  path_config many = one;
+  many.actors = 8;
+  many.in_flight = 64;
+  many.call_batch = 32;
+  path_config echo_one = one;
+  path_config echo_many = one;
+  echo_many.in_flight = 256;
+  const settings_list gateway = {
+      {"processes", "service zone, client zone + gateway (caf::io::publish, "
+                    "plain TCP on 127.0.0.1), remote caller (connect_remote)"}};
+  auto with = [](settings_list s, const settings_list& more) {
+    for (auto it = more.begin(); it != more.end(); ++it)
+      s[it.key()] = it.value();
+    return s;
+  };
+  const settings_list echo_settings = {
+      {"echo", "an actor returning its bytes, caf::io::publish on 127.0.0.1; "
+               "one message per request"},
+      {"caf", "stealing, max-threads " + std::to_string(o.threads) +
+                  ", moderate-poll-attempts 0"}};
+  const std::size_t first = pl.rows.size();
+  add(pl,
+      {{row{"remote", "remote.latency.64",
+            "echo 64 B round trip through the gateway", kind::latency,
+            with(settings_of(one), gateway), "remote; " + brief_of(one)},
+        [one, lat] { return remote_path(one, lat); }},
+       {row{"remote", "remote.local.latency.64",
+            "echo 64 B round trip, local client zone", kind::latency,
+            settings_of(one), "local; " + brief_of(one)},
+        [one, lat] { return actor_path(one, lat); }},
+       {row{"remote", "remote.caf_echo.latency.64",
+            "bare CAF remote actor echo 64 B round trip", kind::latency,
+            echo_settings, "1 in flight"},
+        [echo_one, lat] { return caf_echo_path(echo_one, lat); }},
+       {row{"remote",
+            "remote.uds.latency.64",
+            "Unix socket 64 B echo round trip",
+            kind::latency,
+            {{"socket", "AF_UNIX SOCK_SEQPACKET, blocking read/write"}},
+            "seqpacket, blocking"},
+        [sock_lat] { return baseline_uds_latency(sock_lat); }},
+       {row{"remote", "remote.throughput.64",
+            "echo 64 B pipelined through the gateway", kind::rate,
+            with(settings_of(many), gateway),
+            "remote; " + brief_of(many) + "; batches of 32"},
+        [many, tp] { return remote_path(many, tp); }},
+       {row{"remote", "remote.local.throughput.64",
+            "echo 64 B pipelined, local client zone", kind::rate,
+            settings_of(many), "local; " + brief_of(many) + "; batches of 32"},
+        [many, tp] { return actor_path(many, tp); }},
+       {row{"remote", "remote.caf_echo.throughput.64",
+            "bare CAF remote actor echo 64 B pipelined", kind::rate,
+            with(echo_settings, {{"window", "256"}}), "window 256"},
+        [echo_many, tp] { return caf_echo_path(echo_many, tp); }},
+       {row{"remote",
+            "remote.uds.throughput.64",
+            "Unix socket 64 B echo pipelined",
+            kind::rate,
+            {{"socket", "AF_UNIX SOCK_SEQPACKET, blocking read/write"},
+             {"window", "32"}},
+            "seqpacket; window 32"},
+        [sock_tp] { return baseline_uds_throughput(sock_tp, 32); }}});
+  pl.rows.push_back(row{"remote",
+                        "remote.latency.ratio",
+                        "round trip: gateway / bare CAF echo",
+                        kind::ratio,
+                        {{"check", "target <= 1.5, per repetition"}},
+                        "p50 over p50, same repetition"});
+  pl.finish.push_back([first](plan& p) {
+    remote_ratio(p.rows[first], p.rows[first + 2], p.rows[first + 8]);
+  });
+}
+
 /// The scenarios, in the order they run.
 const std::vector<std::pair<std::string, void (*)(plan&, const options&)>>
-    k_scenarios = {{"latency", run_latency},  {"throughput", run_throughput},
-                   {"encrypt", run_encrypt},  {"compat", run_compat},
-                   {"seed", run_seed},        {"floor", run_floor},
-                   {"baseline", run_baseline}};
+    k_scenarios = {{"latency", run_latency},   {"throughput", run_throughput},
+                   {"encrypt", run_encrypt},   {"compat", run_compat},
+                   {"seed", run_seed},         {"floor", run_floor},
+                   {"baseline", run_baseline}, {"remote", run_remote}};
 
 // -- table and JSON -----------------------------------------------------------
 

@@ -8,9 +8,16 @@
 #include <utility>
 #include <vector>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <caf/all.hpp>
+#include <caf/io/all.hpp>
 
 #include "actors/client_actor.hpp"
+#include "actors/gateway.hpp"
 #include "actors/zone.hpp"
 #include "bench/common/memory.hpp"
 #include "bench/common/proc.hpp"
@@ -97,6 +104,39 @@ caf::actor spawn_client(caf::actor_system& sys, const path_config& p,
 caf::actor spawn_client_actor(caf::actor_system& sys, const caf::actor& bridge,
                               std::uint32_t in_flight) {
   return actors::spawn_client_actor(sys, bridge, in_flight);
+}
+
+/// The client zone's gateway on 127.0.0.1:port; an invalid keeper and
+/// *error if it failed. Its credit covers every client actor's budget.
+actors::gateway start_gateway(caf::actor_system& sys, const caf::actor& bridge,
+                              const path_config& p, std::uint16_t port,
+                              std::string* error) {
+  actors::gateway_settings s;
+  s.port = port;
+  s.bind = "127.0.0.1";
+  s.max_in_flight = std::max<std::uint32_t>(p.actors * p.in_flight, 1);
+  s.deadline = std::chrono::seconds(30);
+  s.max_message = std::max<std::uint32_t>(p.payload, 1);
+  auto g = actors::start_gateway(sys, bridge, s);
+  if (g)
+    return *g;
+  *error = actors::describe(g.error());
+  return {};
+}
+
+/// A link to the gateway at 127.0.0.1:port; invalid and *error if not.
+caf::actor connect_gateway(caf::actor_system& sys, std::uint16_t port,
+                           std::string* error) {
+  auto link = actors::connect_remote(sys, "127.0.0.1", port);
+  if (link)
+    return *link;
+  *error = actors::describe(link.error());
+  return caf::actor{};
+}
+
+/// CAF's config of a zone or caller that talks over the network.
+void configure_network(caf::actor_system_config& cfg) {
+  actors::configure_network(cfg);
 }
 
 /// Asks client actor `a` to run `n` requests of `data` for `service_id`.
@@ -248,17 +288,13 @@ private:
   std::deque<std::pair<std::size_t, handle>> out_;
 };
 
-run_result client_zone(const path_config& p, const shm::region_options& ro,
-                       const std::string& fifo, const budget& b) {
-  auto cfg = caf_config(p);
-  caf::actor_system sys{*cfg};
-  std::string err;
-  auto bridge = spawn_client(sys, p, ro, fifo, &err);
-  if (!bridge)
-    return failure(err);
+/// Drives p's client actors on `target` (a bridge or a link), then stops
+/// them and `target`.
+run_result drive(caf::actor_system& sys, caf::actor target,
+                 const path_config& p, const budget& b) {
   std::vector<caf::actor> clients;
   for (std::uint32_t i = 0; i < p.actors; ++i)
-    clients.push_back(spawn_client_actor(sys, bridge, p.in_flight));
+    clients.push_back(spawn_client_actor(sys, target, p.in_flight));
   run_result r;
   {
     caf::scoped_actor self{sys};
@@ -267,9 +303,225 @@ run_result client_zone(const path_config& p, const shm::region_options& ro,
   }
   for (auto& c : clients)
     caf::anon_send_exit(c, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(target, caf::exit_reason::user_shutdown);
+  return r;
+}
+
+run_result client_zone(const path_config& p, const shm::region_options& ro,
+                       const std::string& fifo, const budget& b) {
+  auto cfg = caf_config(p);
+  caf::actor_system sys{*cfg};
+  std::string err;
+  auto bridge = spawn_client(sys, p, ro, fifo, &err);
+  if (!bridge)
+    return failure(err);
+  auto r = drive(sys, std::move(bridge), p, b);
+  sys.await_all_actors_done();
+  return r;
+}
+
+// -- through a gateway
+// ---------------------------------------------------------
+
+/// A free TCP port on loopback: bound, read and closed (the gateway binds it
+/// again with SO_REUSEADDR); 0 if none.
+std::uint16_t free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return 0;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  std::uint16_t port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
+    port = ntohs(a.sin_port);
+  ::close(fd);
+  return port;
+}
+
+/// The client zone and its gateway in a child: its own actor_system until
+/// "stop".
+int gateway_child(const path_config& p, const shm::region_options& ro,
+                  std::uint16_t port, int ready, int stop) {
+  auto cfg = caf_config(p);
+  configure_network(*cfg);
+  caf::actor_system sys{*cfg};
+  std::string err;
+  auto bridge = spawn_client(sys, p, ro, "", &err);
+  if (!bridge) {
+    report_error(ready, err);
+    return 1;
+  }
+  auto gw = start_gateway(sys, bridge, p, port, &err);
+  if (!gw.keeper) {
+    report_error(ready, err);
+    caf::anon_send_exit(bridge, caf::exit_reason::user_shutdown);
+    return 1;
+  }
+  report_ready(ready);
+  wait_stop(stop);
+  caf::anon_send_exit(gw.keeper, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(bridge, caf::exit_reason::user_shutdown);
-  clients.clear();
+  gw.keeper = nullptr;
   bridge = nullptr;
+  sys.await_all_actors_done();
+  return 0;
+}
+
+run_result remote_caller(const path_config& p, std::uint16_t port,
+                         const budget& b) {
+  auto cfg = caf_config(p);
+  configure_network(*cfg);
+  caf::actor_system sys{*cfg};
+  std::string err;
+  auto link = connect_gateway(sys, port, &err);
+  if (!link)
+    return failure(err);
+  auto r = drive(sys, std::move(link), p, b);
+  sys.await_all_actors_done();
+  return r;
+}
+
+// -- a bare CAF remote echo
+// ----------------------------------------------------
+
+using bytes = std::vector<std::uint8_t>;
+using ping_atom = caf::atom_constant<caf::atom("ping_n")>;
+
+caf::behavior echo_actor(caf::event_based_actor*) {
+  return {[](bytes& b) { return std::move(b); }};
+}
+
+/// Sends `n` requests to the echo, `window` at once; answers with each
+/// one's latency (ns), in completion order, and the count of wrong
+/// answers, or an error.
+struct pinger_state {
+  caf::actor echo;
+  bytes data;
+  std::uint64_t n = 0, sent = 0;
+  std::vector<std::int64_t> lat;
+  std::size_t bad = 0;
+  caf::response_promise rp;
+  static inline const char* name = "pinger";
+};
+
+using pinger_ptr = caf::stateful_actor<pinger_state>*;
+
+void ping(pinger_ptr self) {
+  auto& st = self->state;
+  ++st.sent;
+  const auto t0 = clock_type::now();
+  self->request(st.echo, std::chrono::seconds(30), st.data)
+      .then(
+          [self, t0](bytes& back) {
+            auto& s = self->state;
+            s.lat.push_back(
+                std::chrono::duration_cast<std::chrono::nanoseconds>(
+                    clock_type::now() - t0)
+                    .count());
+            s.bad += back.size() != s.data.size();
+            if (s.sent < s.n)
+              ping(self);
+            if (s.lat.size() == s.n)
+              s.rp.deliver(std::move(s.lat), s.bad);
+          },
+          [self](caf::error& e) {
+            self->state.rp.deliver(std::move(e));
+            self->quit();
+          });
+}
+
+caf::behavior pinger(pinger_ptr self, caf::actor echo, std::uint32_t payload) {
+  self->state.echo = std::move(echo);
+  self->state.data = bytes(payload, 0x5a);
+  return {
+      [self](ping_atom, std::uint64_t n, std::uint32_t window) {
+        auto& st = self->state;
+        st.rp = self->make_response_promise();
+        st.n = n;
+        st.sent = 0;
+        st.bad = 0;
+        st.lat.clear();
+        st.lat.reserve(n);
+        for (std::uint64_t k = 0; k < std::min<std::uint64_t>(window, n); ++k)
+          ping(self);
+      },
+  };
+}
+
+int echo_child(const path_config& p, std::uint16_t port, int ready, int stop) {
+  auto cfg = caf_config(p);
+  configure_network(*cfg); // the middleman; bytes is not built into CAF
+  caf::actor_system sys{*cfg};
+  auto echo = sys.spawn(echo_actor);
+  auto got = caf::io::publish(echo, port, "127.0.0.1", true);
+  if (!got) {
+    report_error(ready, sys.render(got.error()));
+    caf::anon_send_exit(echo, caf::exit_reason::kill);
+    return 1;
+  }
+  report_ready(ready);
+  wait_stop(stop);
+  caf::anon_send_exit(echo, caf::exit_reason::user_shutdown);
+  echo = nullptr;
+  sys.await_all_actors_done();
+  return 0;
+}
+
+run_result echo_caller(const path_config& p, std::uint16_t port,
+                       const budget& b) {
+  auto cfg = caf_config(p);
+  configure_network(*cfg);
+  caf::actor_system sys{*cfg};
+  auto echo = sys.middleman().remote_actor("127.0.0.1", port);
+  if (!echo)
+    return failure("remote_actor: " + sys.render(echo.error()));
+  auto pg = sys.spawn(pinger, *echo, p.payload);
+  const std::uint32_t window = std::max<std::uint32_t>(p.in_flight, 1);
+  run_result r;
+  {
+    caf::scoped_actor self{sys};
+    // n requests; their figures go into `into` (dropped when null).
+    auto batch = [&](std::uint64_t n, run_result* into) {
+      bool ok = true;
+      self->request(pg, caf::infinite, ping_atom::value, n, window)
+          .receive(
+              [&](std::vector<std::int64_t>& lat, std::size_t bad) {
+                if (into == nullptr)
+                  return;
+                into->failed += bad;
+                into->count += lat.size() - bad;
+                into->bytes += (lat.size() - bad) * p.payload;
+                for (auto ns : lat)
+                  into->lat_us.push_back(static_cast<double>(ns) / 1e3);
+              },
+              [&](caf::error& e) {
+                ok = false;
+                r = failure(sys.render(e));
+              });
+      return ok;
+    };
+    const auto w0 = clock_type::now();
+    std::uint64_t warm = 0;
+    while (warm < b.warmup && seconds_since(w0) < b.seconds / 4) {
+      const std::uint64_t n = std::max<std::uint64_t>(window, 64);
+      if (!batch(n, nullptr))
+        break;
+      warm += n;
+    }
+    if (r.ok) {
+      const std::uint64_t chunk =
+          window == 1 ? 200 : std::max<std::uint64_t>(4096, 4 * window);
+      const auto t0 = clock_type::now();
+      while (!enough(b, r.count + r.failed, seconds_since(t0)))
+        if (!batch(chunk, &r))
+          break;
+      r.seconds = seconds_since(t0);
+    }
+  }
+  caf::anon_send_exit(pg, caf::exit_reason::user_shutdown);
   sys.await_all_actors_done();
   return r;
 }
@@ -300,6 +552,58 @@ run_result actor_path(const path_config& p, const budget& b) {
   const int rc = service.stop(10000);
   if (rc != 0 && r.ok)
     r = failure("the service process exited with " + std::to_string(rc));
+  return r;
+}
+
+run_result remote_path(const path_config& p, const budget& b) {
+  region_file file{fresh_region_path()};
+  const auto ro =
+      region_options(file.path(), p.entries, p.max_clients, p.payload_size,
+                     shm::create_mode::auto_, std::chrono::seconds(10));
+  const std::uint16_t port = free_port();
+  if (port == 0)
+    return failure("no free TCP port on loopback");
+  child service, gateway;
+  std::string err;
+  if (!service.start(
+          [&](int ready, int stop) {
+            return service_child(p, ro, "", ready, stop);
+          },
+          &err) ||
+      !service.await_ready(15000, &err))
+    return failure(err);
+  if (!gateway.start(
+          [&](int ready, int stop) {
+            return gateway_child(p, ro, port, ready, stop);
+          },
+          &err) ||
+      !gateway.await_ready(15000, &err))
+    return failure(err);
+  run_result r = remote_caller(p, port, b);
+  const int grc = gateway.stop(10000);
+  const int src = service.stop(10000);
+  if (grc != 0 && r.ok)
+    r = failure("the gateway process exited with " + std::to_string(grc));
+  if (src != 0 && r.ok)
+    r = failure("the service process exited with " + std::to_string(src));
+  return r;
+}
+
+run_result caf_echo_path(const path_config& p, const budget& b) {
+  const std::uint16_t port = free_port();
+  if (port == 0)
+    return failure("no free TCP port on loopback");
+  child echo;
+  std::string err;
+  if (!echo.start(
+          [&](int ready, int stop) { return echo_child(p, port, ready, stop); },
+          &err) ||
+      !echo.await_ready(15000, &err))
+    return failure(err);
+  run_result r = echo_caller(p, port, b);
+  const int rc = echo.stop(10000);
+  if (rc != 0 && r.ok)
+    r = failure("the echo process exited with " + std::to_string(rc));
   return r;
 }
 

@@ -40,6 +40,19 @@ struct path_config {
 /// removes the region. The parent must be single-threaded.
 run_result actor_path(const path_config& p, const budget& b);
 
+/// The same requests through a gateway: forks the service zone and the
+/// client zone with its gateway (each its own actor_system; the gateway
+/// published on a free loopback port), and sends them from here, a third
+/// actor_system, with p's client actors on a connect_remote link. The
+/// parent must be single-threaded.
+run_result remote_path(const path_config& p, const budget& b);
+
+/// A bare CAF remote actor echo of p.payload bytes: forks a process that
+/// publishes an echo actor on loopback (caf::io::publish); from here an
+/// event-based actor sends it requests, one message each, p.in_flight at
+/// once (1: round trips). Latency from request to response.
+run_result caf_echo_path(const path_config& p, const budget& b);
+
 /// Waits until the region's service slot is held by a live service, or the
 /// timeout passes (then false and *error).
 bool wait_for_service(const shm::region_options& ro,

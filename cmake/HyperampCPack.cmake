@@ -40,11 +40,12 @@ responses go through a queue in a shared-memory region, a file under
 the hvisor doorbell (/dev/hvisor, /dev/hshm0) on a board. Also installs
 the hvisor-tool command names (hyper_amp_test, ...) and example role
 files in /usr/share/hyperamp/config.")
-# amp-node links libcaf_core dynamically, everything else statically. What
-# dpkg-shlibdeps says for amd64; the arm64 binary needs the same symbol
+# amp-node links CAF's core, io and openssl libraries and OpenSSL's libssl
+# dynamically (the gateway and call --remote), everything else statically.
+# What dpkg-shlibdeps says for amd64; the arm64 binary needs the same symbol
 # versions (GLIBC_2.34, GLIBCXX_3.4.29, GCC_3.0).
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_DEPENDS
-    "libc6 (>= 2.34), libcaf-core0.17 (>= 0.17.6), libgcc-s1 (>= 3.0), libstdc++6 (>= 11)")
+    "libc6 (>= 2.34), libcaf-core0.17 (>= 0.17.6), libcaf-io0.17 (>= 0.17.6), libcaf-openssl0.17 (>= 0.17.6), libgcc-s1 (>= 3.0), libssl3 (>= 3.0.0), libstdc++6 (>= 11)")
 
 set(CPACK_DEBIAN_DEV_PACKAGE_NAME hyperamp-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)

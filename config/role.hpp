@@ -13,6 +13,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace hyperamp::config {
 
@@ -112,6 +113,20 @@ struct scheduler_config {
   std::uint32_t moderate_poll_attempts = 0;
 };
 
+// A client zone's gateway (amp-node gateway): its services on the network.
+struct gateway_config {
+  std::uint32_t port = 4242; // 0: any free port
+  std::string bind = "127.0.0.1";
+  std::uint32_t max_connections = 64;
+  std::uint32_t max_in_flight = 256;
+  // Service ids remote callers may call, "1, 2, 66"; empty: every id.
+  std::string allow;
+  // PEM files; all three or none (none: plain TCP).
+  std::string tls_certificate;
+  std::string tls_key;
+  std::string tls_ca;
+};
+
 struct role_config {
   // Path of the file it came from (the name given to parse_role).
   std::string source;
@@ -125,6 +140,7 @@ struct role_config {
   client_config client;
   timeouts_config timeouts;
   scheduler_config scheduler;
+  gateway_config gateway;
   // Line in `source` of every key and section present in the file, by
   // dotted name ("region", "region.entries"); lets validate() point at the
   // line of a key. Empty for a config built in code.
@@ -173,6 +189,12 @@ role_config load_config(const std::string& path, std::optional<role_kind> role);
 // Called by load_role and parse_role; call it again after changing a
 // config in code.
 void validate(const role_config& cfg);
+
+// The service ids of a list such as gateway.allow: decimal numbers
+// (0..4294967295) separated by commas and/or spaces, in the order given;
+// "" gives none. Throws config_error ("<what>: ...") for anything else.
+std::vector<std::uint32_t> parse_id_list(const std::string& text,
+                                         const std::string& what);
 
 // The effective configuration as a complete role file (every key, defaults
 // included), written by toml11: sections and keys in alphabetical order,

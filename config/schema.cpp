@@ -271,6 +271,34 @@ std::vector<key> make_keys() {
               "(the default) removes the ~100 us moderate polling phase that "
               "delays externally triggered messages; CAF's own default is "
               "500"),
+      // [gateway]
+      integer(KEY(gateway.port), 0, 65535,
+              "TCP port of `amp-node gateway` (`--port`); 0 = any free port "
+              "(printed at start)"),
+      text(KEY(gateway.bind), text_rule::non_empty,
+           "address to listen on (`--bind`); `\"0.0.0.0\"` for every "
+           "interface"),
+      integer(KEY(gateway.max_connections), 1, 65535,
+              "remote callers (connections) at once; beyond them a caller "
+              "gets `overloaded`"),
+      integer(KEY(gateway.max_in_flight), 1, 65535,
+              "requests one connection may have in the zone; beyond them a "
+              "request gets `overloaded`"),
+      text(KEY(gateway.allow), text_rule::id_list,
+           "service ids remote callers may call, e.g. `\"1, 2, 66\"`; any "
+           "other is answered `not_allowed` and never queued; empty = every "
+           "id"),
+      also(text(KEY(gateway.tls_certificate), text_rule::any,
+                "PEM certificate (chain) of the gateway; with `tls_key` and "
+                "`tls_ca`: TLS only"),
+           "all three `tls_` keys or none"),
+      also(text(KEY(gateway.tls_key), text_rule::any,
+                "PEM private key of `tls_certificate` (not encrypted)"),
+           "all three `tls_` keys or none"),
+      also(text(KEY(gateway.tls_ca), text_rule::any,
+                "PEM CA certificate(s); callers must show a certificate "
+                "signed by it (CAF's TLS is mutual)"),
+           "all three `tls_` keys or none"),
   };
 }
 
@@ -335,6 +363,55 @@ std::string closest(const std::string& typed,
     }
   }
   return best;
+}
+
+// -- lists of service ids --
+
+// The ids of `text` ("1, 2, 66": decimal numbers separated by commas and/or
+// spaces; "" has none), or false and what is wrong in `why`.
+bool read_ids(const std::string& text, std::vector<std::uint32_t>& out,
+              std::string& why) {
+  std::size_t i = 0;
+  bool need_id = false; // after a comma
+  while (i < text.size()) {
+    const char c = text[i];
+    if (c == ' ' || c == '\t') {
+      ++i;
+      continue;
+    }
+    if (c == ',') {
+      if (need_id || out.empty()) {
+        why = "has an empty entry (write ids separated by commas, e.g. "
+              "\"1, 2, 66\")";
+        return false;
+      }
+      need_id = true;
+      ++i;
+      continue;
+    }
+    std::size_t j = i;
+    while (j < text.size() && text[j] != ',' && text[j] != ' ' &&
+           text[j] != '\t')
+      ++j;
+    const auto word = text.substr(i, j - i);
+    const bool digits =
+        word.size() <= 10 && std::all_of(word.begin(), word.end(), [](char d) {
+          return std::isdigit(static_cast<unsigned char>(d)) != 0;
+        });
+    const auto n = digits ? std::stoull(word) : 0;
+    if (!digits || n > 0xFFFFFFFFull) {
+      why = in_quotes(word) + " is not a service id (0..4294967295)";
+      return false;
+    }
+    out.push_back(static_cast<std::uint32_t>(n));
+    need_id = false;
+    i = j;
+  }
+  if (need_id) {
+    why = "ends with a comma";
+    return false;
+  }
+  return true;
 }
 
 // -- wording --
@@ -433,6 +510,9 @@ std::string range_text(const key& k) {
     parts.emplace_back("non-empty");
   if (k.rule == text_rule::name)
     parts.emplace_back("non-empty, no control characters, at most 63 bytes");
+  if (k.rule == text_rule::id_list)
+    parts.emplace_back("service ids (0..2^32-1) separated by commas or "
+                       "spaces");
   if (!k.range_note.empty())
     parts.push_back(k.range_note);
   std::string out;
@@ -502,7 +582,7 @@ std::string text_problem(const key& k, const std::string& s) {
     return in_quotes(s) + " is not one of " + choices_text(k.choices) +
            (best.empty() ? "" : " (did you mean " + in_quotes(best) + "?)");
   }
-  if (k.rule != text_rule::any && s.empty())
+  if (k.rule != text_rule::any && k.rule != text_rule::id_list && s.empty())
     return "must not be empty";
   if (k.rule == text_rule::name) {
     for (const char c : s)
@@ -510,6 +590,12 @@ std::string text_problem(const key& k, const std::string& s) {
         return "must not contain control characters";
     if (s.size() > 63) // it is stored in the region's header
       return "is " + std::to_string(s.size()) + " bytes, at most 63";
+  }
+  if (k.rule == text_rule::id_list) {
+    std::vector<std::uint32_t> ids;
+    std::string why;
+    if (!read_ids(s, ids, why))
+      return in_quotes(s) + ": " + why;
   }
   return {};
 }
@@ -602,6 +688,15 @@ std::string to_string(doorbell_backend x) {
 
 std::string to_string(dispatch_policy x) {
   return schema::spelling(schema::dispatch_names, x);
+}
+
+std::vector<std::uint32_t> parse_id_list(const std::string& text,
+                                         const std::string& what) {
+  std::vector<std::uint32_t> ids;
+  std::string why;
+  if (!schema::read_ids(text, ids, why))
+    throw config_error(what + ": " + schema::in_quotes(text) + ": " + why);
+  return ids;
 }
 
 } // namespace hyperamp::config

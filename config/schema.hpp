@@ -29,7 +29,8 @@ enum class kind {
 enum class text_rule {
   any,
   non_empty,
-  name, // non-empty, no control characters, at most 63 bytes
+  name,    // non-empty, no control characters, at most 63 bytes
+  id_list, // service ids: "1, 2, 66" (parse_id_list), may be empty
 };
 
 // A key's value: numbers in `number`, strings and choices in `text`.

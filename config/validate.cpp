@@ -52,6 +52,7 @@ public:
   void client_payload() const;
   void service() const;
   void timeouts() const;
+  void gateway() const;
 
 private:
   // Throws naming `key`, at the line of the first of key, `near` found in
@@ -326,6 +327,28 @@ void checker::timeouts() const {
          {"timeouts.heartbeat_ms"});
 }
 
+// CAF's TLS needs the certificate, its key and the CA together.
+void checker::gateway() const {
+  const auto& g = cfg_.gateway;
+  const std::pair<const char*, const std::string*> files[] = {
+      {"gateway.tls_certificate", &g.tls_certificate},
+      {"gateway.tls_key", &g.tls_key},
+      {"gateway.tls_ca", &g.tls_ca}};
+  const char* given = nullptr;
+  for (const auto& [key, value] : files)
+    if (!value->empty() && given == nullptr)
+      given = key;
+  if (given == nullptr)
+    return;
+  for (const auto& [key, value] : files)
+    if (value->empty())
+      fail(key,
+           std::string{"is required with "} + given +
+               " (TLS needs gateway.tls_certificate, gateway.tls_key and "
+               "gateway.tls_ca together; remove all three for plain TCP)",
+           {given});
+}
+
 } // namespace
 
 void validate(const role_config& cfg) {
@@ -338,6 +361,7 @@ void validate(const role_config& cfg) {
   c.client_payload();
   c.service();
   c.timeouts();
+  c.gateway();
 }
 
 } // namespace hyperamp::config

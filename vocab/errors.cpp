@@ -33,6 +33,10 @@ std::string to_string(amp_errc x) {
     return "cannot_start";
   case amp_errc::replaced:
     return "replaced";
+  case amp_errc::not_allowed:
+    return "not_allowed";
+  case amp_errc::disconnected:
+    return "disconnected";
   }
   return "unknown";
 }

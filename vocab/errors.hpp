@@ -26,6 +26,8 @@ enum class amp_errc : std::uint8_t {
   shutting_down = 10,  ///< the bridge is stopping
   cannot_start = 11,   ///< a zone could not start; the context says why
   replaced = 12,       ///< another zone was given this zone's place
+  not_allowed = 13,    ///< a gateway does not serve this service id remotely
+  disconnected = 14,   ///< the connection to the gateway is lost or refused
 };
 
 /// A cannot_start error whose describe() is `why`.

@@ -64,17 +64,30 @@ using job_done_batch = std::vector<job_done>;
 using service_actor = caf::typed_actor<caf::replies_to<job>::with<job_result>>;
 
 /// One request of a batch call (call_atom, std::vector<call_spec>).
+/// Serializable: batches cross the network between a remote caller and a
+/// gateway (vocab/remote.hpp registers the type).
 struct call_spec {
   std::uint32_t service_id = 0;
   bytes data;
 };
 
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, call_spec& x) {
+  return f(caf::meta::type_name("call_spec"), x.service_id, x.data);
+}
+
 /// The answer to one request of a batch call, in the batch's order.
+/// Serializable, like call_spec.
 struct call_reply {
   bool ok = false;
   bytes data;       ///< the response when ok
   caf::error error; ///< the failure otherwise
 };
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, call_reply& x) {
+  return f(caf::meta::type_name("call_reply"), x.ok, x.data, x.error);
+}
 
 using call_replies = std::vector<call_reply>;
 
@@ -102,6 +115,3 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hyperamp::vocab::job_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hyperamp::vocab::job_batch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hyperamp::vocab::job_done_batch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hyperamp::vocab::bridge_stats)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hyperamp::vocab::call_spec)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<hyperamp::vocab::call_spec>)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hyperamp::vocab::call_replies)

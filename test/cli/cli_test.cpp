@@ -342,12 +342,11 @@ TEST_CASE("parse errors: threads and workers counts") {
 
 TEST_CASE("parse errors: unknown subcommand and unknown option") {
   CHECK(error_of({"frobnicate", "x"}) ==
-        "unknown subcommand 'frobnicate' (expected serve, call, inspect, help "
-        "or a "
-        "role file)");
-  CHECK(error_of({"frobnicate"}) == "unknown subcommand 'frobnicate' (expected "
-                                    "serve, call, inspect, help or a "
-                                    "role file)");
+        "unknown subcommand 'frobnicate' (expected serve, call, gateway, "
+        "inspect, help or a role file)");
+  CHECK(error_of({"frobnicate"}) ==
+        "unknown subcommand 'frobnicate' (expected serve, call, gateway, "
+        "inspect, help or a role file)");
   CHECK(error_of({"Serve", "s.toml"}).rfind("unknown subcommand 'Serve'", 0) ==
         0);
   CHECK(error_of({"--bogus"}) == "unknown option '--bogus' (try amp-node "
@@ -783,4 +782,94 @@ TEST_CASE("json_escape") {
   CHECK(json_escape("a\"b\\c") == "a\\\"b\\\\c");
   CHECK(json_escape(std::string("x\ny\0z", 5)) == "x\\u000ay\\u0000z");
   CHECK(json_escape("\xc3\xa9") == "\xc3\xa9"); // UTF-8 passes unchanged
+}
+
+// -- gateway and call --remote
+// -------------------------------------------------
+
+TEST_CASE("gateway: a role file, --port and --bind") {
+  auto o = p({"gateway", "c.toml"});
+  CHECK(o.cmd == command::gateway);
+  CHECK(o.role_file == "c.toml");
+  CHECK_FALSE(o.port.has_value());
+  CHECK_FALSE(o.bind.has_value());
+  o = p({"gateway", "c.toml", "--port", "0", "--bind", "0.0.0.0"});
+  CHECK(o.port == 0u);
+  CHECK(o.bind == std::string{"0.0.0.0"});
+  o = p({"gateway", "--port=4242", "c.toml"});
+  CHECK(o.port == 4242u);
+  CHECK(error_of({"gateway"}) ==
+        "gateway: missing arguments (see amp-node help gateway)");
+  CHECK(error_of({"gateway", "c.toml", "--port", "65536"}) ==
+        "--port: 65536 is out of range (0..65535)");
+  CHECK(error_of({"gateway", "c.toml", "--bind="}) ==
+        "gateway: --bind needs a value");
+  CHECK(error_of({"gateway", "c.toml", "--remote", "h:1"}) ==
+        "gateway: unknown option '--remote'");
+  CHECK(error_of({"gateway", "c.toml", "x"}) ==
+        "gateway: unexpected argument 'x'");
+  CHECK(p({"gateway", "--help"}).help_topic == "gateway");
+}
+
+TEST_CASE("call --remote: no role file, the gateway's address") {
+  auto o = p({"call", "--remote", "127.0.0.1:4242", "hello", "1"});
+  CHECK(o.cmd == command::call);
+  CHECK(o.role_file.empty());
+  CHECK(o.remote == "127.0.0.1:4242");
+  CHECK(o.data == "hello");
+  CHECK(o.service_id == 1u);
+  o = p({"call", "hex:00", "66", "--remote=h:1", "--threads", "8", "--requests",
+         "1000", "--json"});
+  CHECK(o.remote == "h:1");
+  CHECK(o.data == "hex:00");
+  CHECK(o.service_id == 66u);
+  CHECK(o.threads == 8u);
+  CHECK(o.requests == 1000u);
+  CHECK(o.json);
+  o = p({"call", "--remote", "h:1", "x", "1", "--tls-ca", "ca.pem",
+         "--tls-cert", "me.pem", "--tls-key", "me.key"});
+  CHECK(o.tls_ca == "ca.pem");
+  CHECK(o.tls_cert == "me.pem");
+  CHECK(o.tls_key == "me.key");
+  CHECK(error_of({"call", "--remote", "h:1", "x"}) ==
+        "call: missing arguments (see amp-node help call)");
+  CHECK(error_of({"call", "--remote", "h:1", "c.toml", "x", "1"}) ==
+        "call: unexpected argument '1'");
+  CHECK(error_of({"call", "--remote", "nohost", "x", "1"}) ==
+        "--remote: 'nohost' is not HOST:PORT");
+  CHECK(error_of({"call", "--remote", "h:0", "x", "1"}) ==
+        "--remote port: 0 is out of range (1..65535)");
+  CHECK(error_of({"call", "--remote", "::1:80", "x", "1"}) ==
+        "--remote: '::1:80' is not HOST:PORT (write an IPv6 address as "
+        "[ADDR])");
+  CHECK(error_of({"call", "--remote", "h:1", "x", "1", "--tls-ca", "a"}) ==
+        "call: --tls-ca, --tls-cert and --tls-key go together (CAF's TLS is "
+        "mutual: the caller shows a certificate too)");
+  CHECK(error_of({"call", "c.toml", "x", "1", "--tls-ca", "a"}) ==
+        "call: --tls-ca, --tls-cert and --tls-key go with --remote");
+  CHECK(error_of({"call", "--remote=", "x", "1"}) ==
+        "call: --remote needs a value");
+  CHECK(error_of({"hyper_amp_test", "--remote", "h:1", "x", "1"}) ==
+        "call: unknown option '--remote'");
+}
+
+TEST_CASE("parse_host_port") {
+  auto hp = parse_host_port("10.0.0.2:4242");
+  CHECK(hp.host == "10.0.0.2");
+  CHECK(hp.port == 4242);
+  hp = parse_host_port("[::1]:7");
+  CHECK(hp.host == "::1");
+  CHECK(hp.port == 7);
+  CHECK_THROWS_AS(parse_host_port(":1"), cli_error);
+  CHECK_THROWS_AS(parse_host_port("h:"), cli_error);
+  CHECK_THROWS_AS(parse_host_port("h:x"), cli_error);
+}
+
+TEST_CASE("help gateway and the overview mention the remote commands") {
+  CHECK(help("gateway").rfind("amp-node gateway <client-role.toml>", 0) == 0);
+  CHECK(contains(help("gateway"), "tls_certificate, tls_key and tls_ca"));
+  CHECK(contains(help(""), "amp-node gateway <client-role.toml> [--port P]"));
+  CHECK(contains(help(""), "amp-node call --remote HOST:PORT"));
+  CHECK(contains(help("call"), "--remote HOST:PORT calls through the gateway"));
+  CHECK(p({"help", "gateway"}).help_topic == "gateway");
 }

@@ -761,3 +761,50 @@ TEST_CASE("service.dispatch: least_loaded (default) or round_robin") {
                        "\"least_loaded\" or \"round_robin\"",
                        config_error);
 }
+
+TEST_CASE("[gateway]: defaults, the allow-list, TLS all three or none") {
+  const auto d = parse_role(client_head, "c.toml").gateway;
+  CHECK(d.port == 4242u);
+  CHECK(d.bind == "127.0.0.1");
+  CHECK(d.max_connections == 64u);
+  CHECK(d.max_in_flight == 256u);
+  CHECK(d.allow.empty());
+  CHECK(d.tls_certificate.empty());
+  const auto g = parse_role(client_head + "[gateway]\nport = 0\nallow = \"1, "
+                                          "2 66,4294967295\"\n",
+                            "c.toml")
+                     .gateway;
+  CHECK(g.port == 0u);
+  CHECK(parse_id_list(g.allow, "x") ==
+        std::vector<std::uint32_t>{1, 2, 66, 4294967295u});
+  CHECK(parse_id_list("", "x").empty());
+  CHECK(error_of(client_head + "[gateway]\nallow = \"1, x\"\n") ==
+        "bad.toml:4: gateway.allow: \"1, x\": \"x\" is not a service id "
+        "(0..4294967295)");
+  CHECK(error_of(client_head + "[gateway]\nallow = \"1,,2\"\n") ==
+        "bad.toml:4: gateway.allow: \"1,,2\": has an empty entry (write ids "
+        "separated by commas, e.g. \"1, 2, 66\")");
+  CHECK(error_of(client_head + "[gateway]\nallow = \"4294967296\"\n") ==
+        "bad.toml:4: gateway.allow: \"4294967296\": \"4294967296\" is not a "
+        "service id (0..4294967295)");
+  CHECK(error_of(client_head + "[gateway]\nallow = [1, 2]\n") ==
+        "bad.toml:4: gateway.allow: expected a string, got an array");
+  CHECK(error_of(client_head + "[gateway]\nbind = \"\"\n") ==
+        "bad.toml:4: gateway.bind: must not be empty");
+  CHECK(error_of(client_head +
+                 "[gateway]\ntls_certificate = \"gw.pem\"\ntls_ca = "
+                 "\"ca.pem\"\n") ==
+        "bad.toml:4: gateway.tls_key: is required with "
+        "gateway.tls_certificate (TLS needs gateway.tls_certificate, "
+        "gateway.tls_key and gateway.tls_ca together; remove all three for "
+        "plain TCP)");
+  const auto tls =
+      parse_role(client_head + "[gateway]\ntls_certificate = \"gw.pem\"\n"
+                               "tls_key = \"gw.key\"\ntls_ca = \"ca.pem\"\n",
+                 "c.toml")
+          .gateway;
+  CHECK(tls.tls_key == "gw.key");
+  CHECK_THROWS_WITH_AS(parse_id_list("1 ,", "gateway.allow"),
+                       "gateway.allow: \"1 ,\": ends with a comma",
+                       config_error);
+}

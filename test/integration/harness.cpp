@@ -151,7 +151,7 @@ std::uint32_t scaled_ms(std::uint32_t timeout_ms) {
 // -- child --------------------------------------------------------------------
 
 child::child(const std::string& exe, std::vector<std::string> argv,
-             const std::string& input, stdin_mode mode) {
+             const std::string& input, stdin_mode mode, machine where) {
   ignore_sigpipe_once();
   for (const auto& a : argv)
     command_ += (command_.empty() ? "" : " ") + a;
@@ -188,7 +188,8 @@ child::child(const std::string& exe, std::vector<std::string> argv,
   // Under an emulator: `emulator... exe argv[1]...` (qemu-user gives the
   // program the path of exe as argv[0], which is what amp() and alias()
   // pass anyway).
-  std::vector<std::string> emu = emulator();
+  std::vector<std::string> emu =
+      where == machine::target ? emulator() : std::vector<std::string>{};
   const std::string program = emu.empty() ? exe : emu.front();
   if (!emu.empty()) {
     emu.push_back(exe);

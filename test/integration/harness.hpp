@@ -62,10 +62,16 @@ public:
     open,   ///< `input` is written and stdin stays open: send(), close_stdin()
   };
 
-  /// Starts `exe` with `argv` (argv[0] included), through emulator() if
-  /// one is set (which then passes the path of `exe` as argv[0]).
+  /// Whether `exe` is built for the target (amp-node: through emulator())
+  /// or a program of the machine the tests run on (openssl: never through it).
+  enum class machine { target, host };
+
+  /// Starts `exe` with `argv` (argv[0] included); a target program through
+  /// emulator() if one is set (which then passes the path of `exe` as
+  /// argv[0]).
   child(const std::string& exe, std::vector<std::string> argv,
-        const std::string& input = {}, stdin_mode mode = stdin_mode::closed);
+        const std::string& input = {}, stdin_mode mode = stdin_mode::closed,
+        machine where = machine::target);
   /// Runs amp-node with `args` (argv[0] = the amp-node path).
   static std::unique_ptr<child> amp(std::vector<std::string> args,
                                     const std::string& input = {},
