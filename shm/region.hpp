@@ -35,6 +35,9 @@ struct region_options {
   std::string channel = "default";
   /// Map read-only and never create (for tools that only look: inspect).
   bool read_only = false;
+  /// The wire layout: a creator lays the region out in it, an attacher
+  /// refuses a region of another.
+  wire_layout layout = wire_layout::hyperamp;
 };
 
 /// Why open() failed; each has its own message.
@@ -49,6 +52,7 @@ enum class open_error {
   bad_geometry, ///< sizes/offsets inconsistent or not what we asked for
   not_ready,    ///< the creator did not publish READY in time
   bad_options,  ///< the options themselves are impossible
+  other_layout, ///< a region of another wire layout than configured
 };
 
 const char* to_string(open_error e) noexcept;
@@ -79,12 +83,13 @@ public:
   std::uint8_t* base() noexcept { return base_; }
   const std::string& path() const noexcept { return path_; }
 
-  /// Writes a fresh layout into `mem` (exposed for tests and fuzzing);
-  /// `channel` is cut to 63 bytes.
+  /// Writes a fresh layout into `mem` (exposed for tests and fuzzing) in
+  /// `g.layout`; `channel` is cut to 63 bytes.
   static void initialise(std::uint8_t* mem, const geometry& g,
                          const std::string& channel = "default");
 
-  /// Checks a mapped header against the layout rules (exposed for fuzzing).
+  /// Checks a mapped header against the rules of the layout it names
+  /// (exposed for fuzzing).
   static open_error check(const std::uint8_t* mem, std::uint64_t mapped,
                           std::string* why);
 
