@@ -23,6 +23,9 @@ shm::region_options region_options(const config::role_config& cfg) {
                                                   : shm::create_mode::auto_;
   o.attach_timeout = std::chrono::milliseconds(cfg.timeouts.attach_ms);
   o.channel = cfg.channel;
+  o.layout = r.layout == config::region_layout::partitioned
+                 ? shm::wire_layout::partitioned
+                 : shm::wire_layout::hyperamp;
   return o;
 }
 

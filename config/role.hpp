@@ -25,6 +25,9 @@ enum class region_backend { file, physical };
 // keyword, hence `auto_`.
 enum class region_create { auto_, create, attach };
 
+// The wire layout of the region (docs/wire-layout.md).
+enum class region_layout { hyperamp, partitioned };
+
 enum class doorbell_backend { futex, hvisor, polling };
 
 // How a service's pool spreads requests over its workers.
@@ -35,6 +38,7 @@ enum class dispatch_policy { least_loaded, round_robin };
 std::string to_string(role_kind x);
 std::string to_string(region_backend x);
 std::string to_string(region_create x);
+std::string to_string(region_layout x);
 std::string to_string(doorbell_backend x);
 std::string to_string(dispatch_policy x);
 
@@ -52,6 +56,7 @@ struct region_config {
   std::uint64_t payload_size = 8 << 20;
   std::uint32_t max_clients = 32;
   region_create create = region_create::auto_;
+  region_layout layout = region_layout::hyperamp;
 };
 
 struct doorbell_config {

@@ -17,6 +17,7 @@ namespace {
 constexpr const char* role_names[] = {"client", "service"};
 constexpr const char* backend_names[] = {"file", "physical"};
 constexpr const char* create_names[] = {"auto", "create", "attach"};
+constexpr const char* layout_names[] = {"hyperamp", "partitioned"};
 constexpr const char* doorbell_names[] = {"futex", "hvisor", "polling"};
 constexpr const char* dispatch_names[] = {"least_loaded", "round_robin"};
 // scheduler.policy is a string field (CAF takes the name).
@@ -173,6 +174,11 @@ std::vector<key> make_keys() {
              "`auto`: attach if the region exists, else create it; "
              "`create`: always create (initialise) it; `attach`: only "
              "attach, fail if it is not there"),
+      choice(KEY(region.layout), layout_names,
+             "the wire layout: `hyperamp`: entries on lists under "
+             "`queue_lock`; `partitioned`: a lock-free request and response "
+             "ring per client slot (then `entries` is each slot's ring "
+             "size); both zones must agree"),
       // [doorbell]
       choice(KEY(doorbell.backend), doorbell_names,
              "`futex`: a futex on a word in the region (host); `hvisor`: "
@@ -548,6 +554,10 @@ std::string to_string(region_backend x) {
 
 std::string to_string(region_create x) {
   return schema::spelling(schema::create_names, x);
+}
+
+std::string to_string(region_layout x) {
+  return schema::spelling(schema::layout_names, x);
 }
 
 std::string to_string(doorbell_backend x) {
