@@ -86,6 +86,7 @@ partitioned_client_port::partitioned_client_port(std::shared_ptr<region> r,
   req_tail_ = ring_.req_tail.load(std::memory_order_relaxed);
   if (!span(head, req_tail_, cap_, &n))
     req_tail_ = head;
+  head_seen_ = head;
   const std::uint64_t tail = ring_.resp_tail.load(std::memory_order_acquire);
   resp_head_ = ring_.resp_head.load(std::memory_order_relaxed);
   if (!span(resp_head_, tail, cap_, &n))
@@ -107,16 +108,24 @@ std::uint32_t partitioned_client_port::max_payload() const noexcept {
       std::min<std::uint64_t>(region_->geo().partition_size, UINT32_MAX));
 }
 
-bool partitioned_client_port::ring_room(std::uint64_t* room) noexcept {
-  const std::uint64_t head =
-      ring_.req_head.load(std::memory_order_acquire); // [A5]
-  std::uint64_t used = 0;
-  if (!span(head, req_tail_, cap_, &used)) {
-    counters_.reject("the service's request ring head is out of range");
-    ++counters_.corrupt;
-    return false;
+bool partitioned_client_port::ring_room(std::uint64_t want,
+                                        std::uint64_t* room) noexcept {
+  // The service's head as last seen: it only grows, so the room it gives
+  // is a lower bound; the shared line is read again only when that is not
+  // enough (a cached index, as SPSC queues do).
+  std::uint64_t used = req_tail_ - head_seen_ + unsubmitted_;
+  if (used > cap_ || cap_ - used < want) {
+    const std::uint64_t head =
+        ring_.req_head.load(std::memory_order_acquire); // [A5]
+    std::uint64_t n = 0;
+    if (!span(head, req_tail_, cap_, &n)) {
+      counters_.reject("the service's request ring head is out of range");
+      ++counters_.corrupt;
+      return false;
+    }
+    head_seen_ = head;
+    used = n + unsubmitted_;
   }
-  used += unsubmitted_;
   *room = used >= cap_ ? 0 : cap_ - used;
   return true;
 }
@@ -125,7 +134,7 @@ batch_result partitioned_client_port::acquire(const std::uint32_t* sizes,
                                               std::size_t n,
                                               lease* out) noexcept {
   std::uint64_t room = 0;
-  if (!ring_room(&room))
+  if (!ring_room(n, &room))
     return {0, status::full};
   std::size_t k = 0;
   for (; k < n && k < room && !free_.empty(); ++k) {
@@ -364,6 +373,7 @@ void partitioned_service_port::start_lanes() noexcept {
     const std::uint64_t head = rc.resp_head.load(std::memory_order_acquire);
     if (!span(head, l.resp_tail, cap_, &n))
       l.resp_tail = head;
+    l.head_seen = head;
     rc.req_head.store(l.req_head, std::memory_order_release);   // [R5]
     rc.resp_tail.store(l.resp_tail, std::memory_order_release); // [R3]
     set_pending(s); // scan every slot once
@@ -406,17 +416,25 @@ batch_result partitioned_service_port::take_submitted(incoming* out,
   return {k, free_.empty() ? status::full : status::empty};
 }
 
-bool partitioned_service_port::room_for(lane& l, std::uint16_t s) noexcept {
+bool partitioned_service_port::room_for(lane& l, std::uint16_t s,
+                                        std::uint64_t want) noexcept {
   if (!l.room_known) {
     l.room_known = true;
     touched_.push_back(s);
-    const std::uint64_t head =
-        ring_of(*region_, s).resp_head.load(std::memory_order_acquire); // [A4]
-    std::uint64_t used = 0;
-    if (!span(head, l.resp_tail, cap_, &used)) {
-      counters_.reject("a client's response ring head is out of range");
-      ++counters_.corrupt;
-      used = cap_; // no room until the client stores it again
+    // The client's head as last seen is a lower bound (it only grows); the
+    // shared line is read again only when that leaves less than `want`.
+    std::uint64_t used = l.resp_tail - l.head_seen;
+    if (used > cap_ || cap_ - used < want) {
+      const std::uint64_t head =
+          ring_of(*region_, s)
+              .resp_head.load(std::memory_order_acquire); // [A4]
+      if (!span(head, l.resp_tail, cap_, &used)) {
+        counters_.reject("a client's response ring head is out of range");
+        ++counters_.corrupt;
+        used = cap_; // no room until the client stores it again
+      } else {
+        l.head_seen = head;
+      }
     }
     l.resp_room = cap_ - used;
   }
@@ -441,7 +459,7 @@ bool partitioned_service_port::take_from(std::uint16_t s, incoming* out,
   }
   // Room for every answer this slot may be owed: what we hold of it plus
   // what its response ring holds stays within cap.
-  room_for(l, s);
+  room_for(l, s, l.held + std::min<std::uint64_t>(avail, n));
   std::size_t k = 0;
   const std::uint64_t start = l.req_head;
   while (l.req_head != tail && k < n && !free_.empty() &&
@@ -532,7 +550,7 @@ void partitioned_service_port::publish() noexcept {
   for (const std::uint32_t t : waiting_) {
     const held& h = held_[t];
     lane& l = lanes_[h.slot];
-    if (!room_for(l, h.slot)) {
+    if (!room_for(l, h.slot, l.held)) {
       waiting_[keep++] = t; // its ring is full: next time
       continue;
     }
@@ -667,6 +685,7 @@ bool partitioned_service_port::evict(std::uint16_t s,
     l.req_head = tail;
   rc.req_head.store(l.req_head, std::memory_order_release);   // [R5]
   rc.resp_head.store(l.resp_tail, std::memory_order_release); // its owner's
+  l.head_seen = l.resp_tail;
   return try_evict(region_->slot_at(s), epoch);
 }
 

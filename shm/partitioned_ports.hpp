@@ -82,9 +82,9 @@ private:
     state st = state::free;
   };
 
-  /// Requests the ring can still take (acquired ones count as taken);
-  /// false if the service's head makes no sense.
-  bool ring_room(std::uint64_t* room) noexcept;
+  /// Requests the ring can still take (acquired ones count as taken), at
+  /// least `want` if it can; false if the service's head makes no sense.
+  bool ring_room(std::uint64_t want, std::uint64_t* room) noexcept;
   /// Reads one answer; true if it answers a request in flight.
   bool read_answer(std::uint64_t pos, completion& out) noexcept;
   bool held_by_service(std::uint32_t ticket) noexcept;
@@ -96,6 +96,7 @@ private:
   std::uint32_t epoch_;
   std::uint64_t req_tail_;  ///< our copy of ring_.req_tail
   std::uint64_t resp_head_; ///< our copy of ring_.resp_head
+  std::uint64_t head_seen_; ///< ring_.req_head as last read
   std::uint64_t unsubmitted_ = 0;
   payload_allocator payload_;
   liveness_monitor service_live_;
@@ -145,6 +146,7 @@ private:
     std::uint64_t req_head = 0;     ///< our copy of req_head
     std::uint64_t resp_tail = 0;    ///< our copy of resp_tail
     std::uint64_t resp_room = 0;    ///< answers that fit (this publish)
+    std::uint64_t head_seen = 0;    ///< resp_head as last read
     std::uint32_t held = 0;         ///< service tickets of this slot
     bool room_known = false;        ///< resp_room read in this publish
     bool published = false;         ///< resp_tail to store and bell to ring
@@ -164,7 +166,9 @@ private:
   /// Answers in waiting_ go to their rings (as room allows), resp_tail is
   /// published and each client rung once, then their tickets are freed.
   void publish() noexcept;
-  bool room_for(lane& l, std::uint16_t s) noexcept;
+  /// Room in slot s's response ring (read at most once per publish; the
+  /// shared head only when the last one seen leaves less than `want`).
+  bool room_for(lane& l, std::uint16_t s, std::uint64_t want) noexcept;
   void free_ticket(std::uint32_t t) noexcept;
   void drop_answers_of(std::uint16_t s) noexcept;
   /// Empties the rings of dead client slot s and frees the slot.
