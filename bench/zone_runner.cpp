@@ -275,9 +275,10 @@ run_result client_zone(const path_config& p, const shm::region_options& ro,
 
 run_result actor_path(const path_config& p, const budget& b) {
   region_file file{fresh_region_path()};
-  const auto ro =
+  auto ro =
       region_options(file.path(), p.entries, p.max_clients, p.payload_size,
                      shm::create_mode::auto_, std::chrono::seconds(10));
+  ro.layout = p.layout;
   child service;
   std::string err;
   if (!service.start(
