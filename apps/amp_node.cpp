@@ -580,6 +580,12 @@ int run_client_lines(caf::actor_system& sys, const config::role_config& cfg) {
 /// amp-node inspect: looks (read-only) once, or every --watch seconds
 /// until a signal. Exit code of the last look (see amp-node help inspect).
 int run_inspect(const config::role_config& cfg, const apps::options& o) {
+  if (cfg.region.layout != config::region_layout::hyperamp) {
+    std::cerr << "amp-node inspect: " << cfg.source << ": region.layout is \""
+              << config::to_string(cfg.region.layout)
+              << "\"; inspect reads hyperamp's own layout only\n";
+    return 2;
+  }
   auto ro = apps::region_options(cfg);
   ro.read_only = true;
   ro.create = shm::create_mode::attach;

@@ -147,6 +147,9 @@ that moment can look inconsistent once; look again.
 --json      one JSON object (with --watch: one per line)
 --watch S   look again every S seconds (1..86400) until SIGINT or SIGTERM
 
+Only hyperamp's own layout (region.layout = "hyperamp") is shown; the
+partitioned and hvisor-tool layouts are refused (exit 2).
+
 Exit codes: 0 the lists are consistent, 1 they are not, or the region
 cannot be opened (it does not exist, is not a hyperamp region, ...),
 2 bad arguments or configuration. With --watch: the last look's.

@@ -13,8 +13,10 @@ shm::region_options region_options(const config::role_config& cfg) {
   shm::region_options o;
   const auto& r = cfg.region;
   o.layout = r.layout == config::region_layout::hvisor_v1
-                 ? shm::region_layout::hvisor_v1
-                 : shm::region_layout::hyperamp;
+                 ? shm::wire_layout::hvisor_v1
+             : r.layout == config::region_layout::partitioned
+                 ? shm::wire_layout::partitioned
+                 : shm::wire_layout::hyperamp;
   o.backend = r.backend == config::region_backend::physical
                   ? shm::region_backend::physical
                   : shm::region_backend::file;

@@ -28,6 +28,7 @@
 #include <utility>
 #include <vector>
 
+#include "bench/amp_bench_ports.hpp"
 #include "bench/amp_bench_raw.hpp"
 #include "bench/common/args.hpp"
 #include "bench/common/machine.hpp"
@@ -71,6 +72,9 @@ const char* const k_usage =
     "              service zone, client zone + gateway, remote caller), round\n"
     "              trip and pipelined, next to the same requests sent\n"
     "              locally, a bare CAF remote actor echo and a Unix socket\n"
+    "  contention  1/2/4/8 client processes pipelining 64 B echo through the\n"
+    "              ports (no actors), locked and partitioned layout side by\n"
+    "              side; queue_lock hold times and contention; port latency\n"
     "\n"
     "Options:\n"
     "  --quick      tiny counts, 1 repetition (a smoke test; < 20 s)\n"
@@ -297,6 +301,7 @@ settings_list settings_of(const path_config& p) {
       {"worker_capacity", std::to_string(p.worker_capacity)},
       {"batch", std::to_string(p.batch)},
       {"inline_trivial", p.inline_trivial ? "true" : "false"},
+      {"layout", shm::to_string(p.layout)},
       {"region", "entries " + std::to_string(p.entries) + ", max_clients " +
                      std::to_string(p.max_clients) + ", payload " +
                      size_text(p.payload_size)},
@@ -312,6 +317,8 @@ std::string brief_of(const path_config& p) {
        " in flight; " + std::to_string(p.workers) + " wrk";
   if (p.inline_trivial)
     s += "; inline";
+  if (p.layout == shm::wire_layout::partitioned)
+    s += "; partitioned";
   return s;
 }
 
@@ -367,6 +374,15 @@ void run_latency(plan& pl, const options& o) {
                                  "echo " + size_text(size) + " round trip, " +
                                      m.name + (inl ? ", inline" : ""),
                                  kind::latency, p, bb));
+        if (size != 64 || m.spin_us != 0)
+          continue;
+        // The same through the partitioned layout.
+        p.layout = shm::wire_layout::partitioned;
+        rows.push_back(path_spec(
+            "latency", std::string{"latency.partitioned."} + m.tag + ".64" + in,
+            "echo 64 B round trip, " + std::string{m.name} +
+                (inl ? ", inline" : "") + ", partitioned",
+            kind::latency, p, bb));
       }
   add(pl, std::move(rows));
 }
@@ -567,6 +583,137 @@ void run_baseline(plan& pl, const options& o) {
             "seed replica 64 B, 4 client threads", kind::rate,
             with(seed, "client_threads", "4"), "usleep(1000) poll; 4 threads"},
         [seed_tp] { return baseline_seed(seed_tp, 4); }, note_slept}});
+}
+
+// -- scenario: contention (ports, no actors) ---------------------------------
+
+std::string processes(std::uint32_t n) {
+  return std::to_string(n) + (n == 1 ? " client process" : " client processes");
+}
+
+settings_list settings_of(const ports_config& c) {
+  return {{"layout", shm::to_string(c.layout)},
+          {"client_processes", std::to_string(c.clients)},
+          {"window", std::to_string(c.window) + " per client"},
+          {"payload", size_text(c.payload)},
+          {"bell", c.polling ? "futex, spin 1 s (both sides poll)"
+                             : "futex, spin 50 us"},
+          {"path", "queue ports (acquire, submit, take, complete, release), "
+                   "no actors; one process per zone"},
+          {"region", "entries 1024, max_clients 16, payload 16 MiB"},
+          {"queue_lock", c.measure_lock ? "measured (two clock reads per "
+                                          "acquisition)"
+                                        : "not measured"}};
+}
+
+std::string brief_of(const ports_config& c) {
+  return std::string{shm::to_string(c.layout)} + "; " + processes(c.clients) +
+         " x " + std::to_string(c.window) + " in flight" +
+         (c.measure_lock ? "; lock measured" : "");
+}
+
+/// The ratio row's repetitions: partitioned / locked, repetition by
+/// repetition.
+void fill_ratio(const row& locked, const row& part, row& ratio) {
+  for (std::size_t i = 0; i < locked.reps.size() && i < part.reps.size(); ++i) {
+    run_result x;
+    const double a = rep_value(locked.k, locked.reps[i]);
+    const double b = rep_value(part.k, part.reps[i]);
+    if (!locked.reps[i].ok || !part.reps[i].ok || !(a > 0))
+      x = failure("needs both rows");
+    else
+      x.value = b / a;
+    ratio.reps.push_back(x);
+  }
+}
+
+/// The contention rows for `n` client processes: locked (throughput,
+/// queue_lock hold times, contention), partitioned, and their ratio.
+void contention_rows(plan& pl, const budget& b, std::uint32_t n) {
+  ports_config locked;
+  locked.clients = n;
+  ports_config part = locked;
+  part.layout = shm::wire_layout::partitioned;
+  ports_config measured = locked;
+  measured.measure_lock = true;
+  const std::string c = ".c" + std::to_string(n);
+  const std::string who = processes(n);
+  const std::size_t first = pl.rows.size();
+  pl.rows.push_back({"contention", "contention.locked" + c,
+                     "echo 64 B pipelined, " + who + ", locked", kind::rate,
+                     settings_of(locked), brief_of(locked)});
+  pl.rows.push_back({"contention", "contention.partitioned" + c,
+                     "echo 64 B pipelined, " + who + ", partitioned",
+                     kind::rate, settings_of(part), brief_of(part)});
+  pl.rows.push_back(
+      {"contention",
+       "contention.ratio" + c,
+       "partitioned / locked, " + who,
+       kind::ratio,
+       {{"of", "contention.partitioned" + c + " / contention.locked" + c}},
+       "same repetition"});
+  pl.rows.push_back({"contention", "contention.lock_hold" + c,
+                     "queue_lock hold time, " + who, kind::latency,
+                     settings_of(measured), brief_of(measured)});
+  pl.rows.push_back({"contention", "contention.lock_contended" + c,
+                     "queue_lock acquisitions that found it held, " + who,
+                     kind::ratio, settings_of(measured), brief_of(measured)});
+  pl.tasks.push_back({{first}, [locked, b] {
+                        return std::vector<run_result>{ports_run(locked, b)};
+                      }});
+  pl.tasks.push_back({{first + 1}, [part, b] {
+                        return std::vector<run_result>{ports_run(part, b)};
+                      }});
+  pl.tasks.push_back({{first + 3, first + 4}, [measured, b] {
+                        lock_result lr;
+                        const run_result r = ports_run(measured, b, &lr);
+                        if (!r.ok)
+                          return std::vector<run_result>{r, r};
+                        run_result share;
+                        share.value = lr.contended;
+                        std::ostringstream note;
+                        note << std::fixed << std::setprecision(2)
+                             << lr.per_request << " acquisitions and "
+                             << lr.yields_per_request << " yields per request";
+                        share.error = note.str();
+                        return std::vector<run_result>{lr.hold, share};
+                      }});
+  pl.finish.push_back([first](plan& p) {
+    fill_ratio(p.rows[first], p.rows[first + 1], p.rows[first + 2]);
+    row& share = p.rows[first + 4];
+    for (const auto& x : share.reps)
+      if (x.ok && !x.error.empty())
+        share.note = x.error; // the last repetition's counts
+  });
+}
+
+/// One request at a time through the ports of both layouts.
+void port_latency_rows(plan& pl, const budget& b) {
+  std::vector<spec> rows;
+  for (auto layout :
+       {shm::wire_layout::hyperamp, shm::wire_layout::partitioned})
+    for (bool polling : {true, false}) {
+      ports_config c;
+      c.layout = layout;
+      c.window = 1;
+      c.polling = polling;
+      const std::string mode = polling ? "polling" : "doorbell";
+      rows.push_back(
+          {row{"contention",
+               "ports.latency." + std::string{shm::to_string(layout)} + "." +
+                   mode,
+               "ports 64 B round trip, " + mode + ", " + shm::to_string(layout),
+               kind::latency, settings_of(c), brief_of(c)},
+           [c, b] { return ports_run(c, b); }});
+    }
+  add(pl, std::move(rows));
+}
+
+void run_contention(plan& pl, const options& o) {
+  const budget b = o.quick ? budget{0, 0, 0, 0.2} : budget{0, 0, 0, 1.5};
+  port_latency_rows(pl, b);
+  for (std::uint32_t n : {1u, 2u, 4u, 8u})
+    contention_rows(pl, b, n);
 }
 
 // -- scenario: seed (amp-node processes) --------------------------------------
@@ -928,10 +1075,15 @@ void run_remote(plan& pl, const options& o) {
 
 /// The scenarios, in the order they run.
 const std::vector<std::pair<std::string, void (*)(plan&, const options&)>>
-    k_scenarios = {{"latency", run_latency},   {"throughput", run_throughput},
-                   {"encrypt", run_encrypt},   {"compat", run_compat},
-                   {"seed", run_seed},         {"floor", run_floor},
-                   {"baseline", run_baseline}, {"remote", run_remote}};
+    k_scenarios = {{"latency", run_latency},
+                   {"throughput", run_throughput},
+                   {"encrypt", run_encrypt},
+                   {"compat", run_compat},
+                   {"seed", run_seed},
+                   {"floor", run_floor},
+                   {"baseline", run_baseline},
+                   {"remote", run_remote},
+                   {"contention", run_contention}};
 
 // -- table and JSON -----------------------------------------------------------
 

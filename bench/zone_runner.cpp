@@ -536,8 +536,7 @@ run_result actor_path(const path_config& p, const budget& b) {
   auto ro =
       region_options(file.path(), p.entries, p.max_clients, p.payload_size,
                      shm::create_mode::auto_, std::chrono::seconds(10));
-  if (p.v1)
-    ro.layout = shm::region_layout::hvisor_v1;
+  ro.layout = p.v1 ? shm::region_layout::hvisor_v1 : p.layout;
   child service;
   std::string err;
   if (!service.start(

@@ -33,6 +33,7 @@ struct path_config {
   std::uint32_t entries = 1024;
   std::uint32_t max_clients = 4;
   std::uint64_t payload_size = 8u << 20;
+  shm::wire_layout layout = shm::wire_layout::hyperamp;
 };
 
 /// One repetition through the full actor path: forks the service zone (its

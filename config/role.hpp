@@ -23,9 +23,10 @@ enum class role_kind { client, service };
 
 enum class region_backend { file, physical };
 
-// "hyperamp" (its own layout, docs/wire-layout.md) or "hvisor-tool-v1"
-// (hvisor-tool's AmpMsgQueue, docs/compatibility.md).
-enum class region_layout { hyperamp, hvisor_v1 };
+// "hyperamp" (its own layout, docs/wire-layout.md), "hvisor-tool-v1"
+// (hvisor-tool's AmpMsgQueue, docs/compatibility.md) or "partitioned" (a
+// lock-free ring pair per client slot, docs/wire-layout.md).
+enum class region_layout { hyperamp, hvisor_v1, partitioned };
 
 // Spelled as in the file ("auto" | "create" | "attach"); `auto` is a
 // keyword, hence `auto_`.

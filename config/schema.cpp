@@ -16,7 +16,8 @@ namespace {
 
 constexpr const char* role_names[] = {"client", "service"};
 constexpr const char* backend_names[] = {"file", "physical"};
-constexpr const char* layout_names[] = {"hyperamp", "hvisor-tool-v1"};
+constexpr const char* layout_names[] = {"hyperamp", "hvisor-tool-v1",
+                                        "partitioned"};
 constexpr const char* create_names[] = {"auto", "create", "attach"};
 constexpr const char* doorbell_names[] = {"futex", "hvisor", "polling", "fifo"};
 constexpr const char* dispatch_names[] = {"least_loaded", "round_robin"};
@@ -148,9 +149,12 @@ std::vector<key> make_keys() {
            "region, and a zone configured for another channel is refused"),
       // [region]
       choice(KEY(region.layout), layout_names,
-             "the wire layout: `hyperamp` (its own, docs/wire-layout.md) or "
-             "`hvisor-tool-v1` (hvisor-tool's AmpMsgQueue, windows in `[v1]`, "
-             "docs/compatibility.md)"),
+             "the wire layout, the same for both zones: `hyperamp`: entries "
+             "on lists under `queue_lock` (docs/wire-layout.md); "
+             "`hvisor-tool-v1`: hvisor-tool's AmpMsgQueue, windows in `[v1]` "
+             "(docs/compatibility.md); `partitioned`: a lock-free request "
+             "and response ring per client slot (then `entries` is each "
+             "slot's ring size)"),
       choice(KEY(region.backend), backend_names,
              "`file`: mmap a file (normally under `/dev/shm`); `physical`: "
              "map physical memory through a device at `phys_addr`"),

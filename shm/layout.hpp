@@ -33,6 +33,34 @@ namespace hyperamp::shm {
 /// "HYPERAMP" read as a little-endian u64.
 inline constexpr std::uint64_t k_magic = 0x504D415245505948ull;
 inline constexpr std::uint32_t k_layout_version = 2;
+
+/// The wire layouts a region can have. region_header::layout_version names
+/// one: the layout in its high 16 bits, that layout's version in the low 16
+/// (hyperamp's own layout is 0, so its value stays 2). A zone refuses a
+/// region of another layout than it is configured for, naming both.
+enum class wire_layout : std::uint32_t {
+  hyperamp = 0,    ///< entries on lists under queue_lock (this header)
+  partitioned = 1, ///< per-client SPSC rings (shm/partitioned_layout.hpp)
+  /// hvisor-tool's AmpMsgQueue: never in a hyperamp header (it has none);
+  /// opened by shm/v1_region.hpp.
+  hvisor_v1 = 2,
+};
+/// The version of the partitioned layout (docs/wire-layout.md).
+inline constexpr std::uint32_t k_partitioned_version = 1;
+
+/// region_header::layout_version of a region of layout `l`.
+constexpr std::uint32_t layout_version_of(wire_layout l) noexcept {
+  return l == wire_layout::partitioned
+             ? (std::uint32_t{1} << 16) | k_partitioned_version
+             : k_layout_version;
+}
+
+/// As in the role file's region.layout.
+constexpr const char* to_string(wire_layout l) noexcept {
+  return l == wire_layout::partitioned ? "partitioned"
+         : l == wire_layout::hvisor_v1 ? "hvisor-tool-v1"
+                                       : "hyperamp";
+}
 inline constexpr std::size_t k_cache_line = 64;
 /// Payload buffers are aligned to this.
 inline constexpr std::size_t k_payload_align = 64;
@@ -249,9 +277,11 @@ inline entry_tag tag_of(const entry& e) noexcept {
   return unpack_tag(__atomic_load_n(&e.tag, __ATOMIC_RELAXED));
 }
 
-/// The geometry derived from the three configured numbers. Pure arithmetic,
-/// shared by the creator (to lay out) and the attacher (to check).
+/// The geometry derived from the three configured numbers (and the layout).
+/// Pure arithmetic, shared by the creator (to lay out) and the attacher (to
+/// check).
 struct geometry {
+  wire_layout layout = wire_layout::hyperamp;
   std::uint32_t entry_count = 0;
   std::uint32_t max_clients = 0;
   std::uint64_t payload_size = 0; ///< requested; rounded down per partition
@@ -260,22 +290,47 @@ struct geometry {
   std::uint64_t payload_offset = 0;
   std::uint64_t partition_size = 0;
   std::uint64_t region_size = 0;
+  // -- the partitioned layout only (0 otherwise) --
+  std::uint64_t summary_offset = 0; ///< ring_summary, = entries_offset
+  std::uint64_t records_offset = 0; ///< service_record[entry_count]
+  std::uint64_t rings_offset = 0;   ///< client slot 1's ring block
+  std::uint64_t ring_stride = 0;    ///< bytes per client slot's ring block
 };
 
 constexpr std::uint64_t align_up(std::uint64_t x, std::uint64_t a) {
   return (x + a - 1) / a * a;
 }
 
+/// The partitioned layout's sizes (its structs are in
+/// shm/partitioned_layout.hpp, which asserts them).
+inline constexpr std::uint64_t k_summary_size = 64;
+inline constexpr std::uint64_t k_record_size = 32;
+inline constexpr std::uint64_t k_ring_control_size = 256;
+inline constexpr std::uint64_t k_cell_size = 32;
+
 /// Computes offsets for a region; region_size is the minimum size needed.
+/// For the partitioned layout, `entries` is each client slot's ring
+/// capacity and the number of requests the service may hold at once.
 constexpr geometry make_geometry(std::uint32_t entries, std::uint32_t clients,
-                                 std::uint64_t payload) {
+                                 std::uint64_t payload,
+                                 wire_layout layout = wire_layout::hyperamp) {
   geometry g;
+  g.layout = layout;
   g.entry_count = entries;
   g.max_clients = clients;
   g.slots_offset = sizeof(region_header);
   g.entries_offset =
       align_up(g.slots_offset + sizeof(slot) * (clients + 1ull), k_cache_line);
-  g.payload_offset = align_up(g.entries_offset + sizeof(entry) * entries, 4096);
+  std::uint64_t end = g.entries_offset + sizeof(entry) * entries;
+  if (layout == wire_layout::partitioned) {
+    g.summary_offset = g.entries_offset;
+    g.records_offset = g.summary_offset + k_summary_size;
+    g.rings_offset =
+        align_up(g.records_offset + k_record_size * entries, k_cache_line);
+    g.ring_stride = k_ring_control_size + 2 * k_cell_size * entries;
+    end = g.rings_offset + g.ring_stride * clients;
+  }
+  g.payload_offset = align_up(end, 4096);
   g.partition_size =
       clients == 0 ? 0 : payload / clients / k_payload_align * k_payload_align;
   g.payload_size = g.partition_size * clients;

@@ -67,6 +67,8 @@ public:
 
   std::uint16_t slot() const noexcept;
   std::uint32_t epoch() const noexcept { return self_.epoch(); }
+  /// queue_lock as this zone saw it (zone_options::measure_lock).
+  const lock_stats& lock_measured() const noexcept { return lock_.stats(); }
 
 private:
   payload_allocator payload_;
@@ -95,6 +97,9 @@ public:
   batch_result complete(const outcome* o, std::size_t n) noexcept override;
   std::size_t abort_predecessor() noexcept override;
   std::size_t reap(clock::time_point now) noexcept override;
+
+  /// queue_lock as this zone saw it (zone_options::measure_lock).
+  const lock_stats& lock_measured() const noexcept { return lock_.stats(); }
 
 private:
   /// What the service read of a taken request: who to answer.

@@ -4,6 +4,7 @@
 
 #include "shm/locked_ports.hpp"
 #include "shm/participant.hpp"
+#include "shm/partitioned_ports.hpp"
 #include "shm/v1_ports.hpp"
 
 namespace hyperamp::shm {
@@ -62,8 +63,12 @@ port_result<client_port> open_client_port(const zone_options& o) {
     self.release();
     return out;
   }
-  out.port = std::make_unique<locked_client_port>(std::move(r), self, o,
-                                                  std::move(bells));
+  if (o.region.layout == wire_layout::partitioned)
+    out.port = std::make_unique<partitioned_client_port>(std::move(r), self, o,
+                                                         std::move(bells));
+  else
+    out.port = std::make_unique<locked_client_port>(std::move(r), self, o,
+                                                    std::move(bells));
   return out;
 }
 
@@ -91,8 +96,12 @@ port_result<service_port> open_service_port(const zone_options& o) {
     self.release();
     return out;
   }
-  out.port = std::make_unique<locked_service_port>(std::move(r), self, o,
-                                                   std::move(bells));
+  if (o.region.layout == wire_layout::partitioned)
+    out.port = std::make_unique<partitioned_service_port>(std::move(r), self, o,
+                                                          std::move(bells));
+  else
+    out.port = std::make_unique<locked_service_port>(std::move(r), self, o,
+                                                     std::move(bells));
   return out;
 }
 

@@ -27,10 +27,14 @@ struct zone_options {
   /// (0: do not wait; a client may start before its service).
   std::chrono::milliseconds wait_for_service{0};
 
+  /// Measure queue_lock holds and waits (benchmarks only).
+  bool measure_lock = false;
+
   lock_options lock() const noexcept {
     lock_options o;
     o.spin_limit = lock_spin;
     o.dead_after = peer_dead;
+    o.measure = measure_lock;
     return o;
   }
 };

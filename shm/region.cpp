@@ -80,6 +80,20 @@ bool wait_until(clock_type::time_point deadline, Pred pred) {
   }
 }
 
+/// The layout a header's layout_version names (check() vetted it).
+wire_layout layout_of(std::uint32_t version) noexcept {
+  return version == layout_version_of(wire_layout::partitioned)
+             ? wire_layout::partitioned
+             : wire_layout::hyperamp;
+}
+
+/// Entry size a header of `l` declares: the entry, or the request cell.
+std::uint32_t entry_size_of(wire_layout l) noexcept {
+  return l == wire_layout::partitioned
+             ? static_cast<std::uint32_t>(k_cell_size)
+             : static_cast<std::uint32_t>(sizeof(entry));
+}
+
 std::string describe(std::uint32_t entries, std::uint32_t clients,
                      std::uint64_t partition) {
   return std::to_string(entries) + " entries, " + std::to_string(clients) +
@@ -111,6 +125,8 @@ const char* to_string(open_error e) noexcept {
     return "not_ready";
   case open_error::bad_options:
     return "bad_options";
+  case open_error::other_layout:
+    return "other_layout";
   }
   return "unknown";
 }
@@ -120,7 +136,8 @@ region::region(std::uint8_t* base, std::uint64_t size, bool created,
     : base_(base), size_(size), created_(created), path_(std::move(p)) {
   hdr_ = reinterpret_cast<region_header*>(base_);
   geo_ = make_geometry(hdr_->entry_count, hdr_->max_clients,
-                       hdr_->partition_size * hdr_->max_clients);
+                       hdr_->partition_size * hdr_->max_clients,
+                       layout_of(hdr_->layout_version));
   slots_ = reinterpret_cast<slot*>(base_ + geo_.slots_offset);
   entries_ = reinterpret_cast<entry*>(base_ + geo_.entries_offset);
   payload_ = base_ + geo_.payload_offset;
@@ -136,11 +153,11 @@ void region::initialise(std::uint8_t* mem, const geometry& g,
   auto* h = reinterpret_cast<region_header*>(mem);
   std::memset(mem + g.slots_offset, 0, g.payload_offset - g.slots_offset);
   h->magic = k_magic;
-  h->layout_version = k_layout_version;
+  h->layout_version = layout_version_of(g.layout);
   h->header_size = sizeof(region_header);
   h->region_size = g.region_size;
   h->entry_count = g.entry_count;
-  h->entry_size = sizeof(entry);
+  h->entry_size = entry_size_of(g.layout);
   h->entries_offset = g.entries_offset;
   h->payload_offset = g.payload_offset;
   h->payload_size = g.payload_size;
@@ -161,6 +178,12 @@ void region::initialise(std::uint8_t* mem, const geometry& g,
   auto* slots = reinterpret_cast<slot*>(mem + g.slots_offset);
   for (std::uint32_t i = 0; i <= g.max_clients; ++i)
     slots[i].completed_head = slots[i].completed_tail = k_nil;
+  if (g.layout == wire_layout::partitioned) {
+    // Rings, records and the summary are all zero (the memset above): empty
+    // rings at position 0, nothing held, nothing pending.
+    h->free_head = h->free_tail = k_nil;
+    return;
+  }
   auto* es = reinterpret_cast<entry*>(mem + g.entries_offset);
   for (std::uint32_t i = 0; i < g.entry_count; ++i) {
     es[i].prev = i == 0 ? k_nil : i - 1;
@@ -184,23 +207,28 @@ open_error region::check(const std::uint8_t* mem, std::uint64_t mapped,
     *why = "is not a hyperamp region (bad magic)";
     return open_error::bad_magic;
   }
-  if (h->layout_version != k_layout_version) {
+  if (h->layout_version != layout_version_of(wire_layout::hyperamp) &&
+      h->layout_version != layout_version_of(wire_layout::partitioned)) {
     *why = "has layout version " + std::to_string(h->layout_version) +
-           ", this build speaks version " + std::to_string(k_layout_version);
+           ", this build speaks version " + std::to_string(k_layout_version) +
+           " (hyperamp) and " +
+           std::to_string(layout_version_of(wire_layout::partitioned)) +
+           " (partitioned)";
     return open_error::bad_version;
   }
+  const wire_layout layout = layout_of(h->layout_version);
   const std::uint32_t entries = h->entry_count;
   const std::uint32_t clients = h->max_clients;
   const std::uint64_t part = h->partition_size;
   if (h->header_size != sizeof(region_header) ||
-      h->entry_size != sizeof(entry) || h->slot_size != sizeof(slot) ||
+      h->entry_size != entry_size_of(layout) || h->slot_size != sizeof(slot) ||
       entries < 2 || entries > k_max_entries || clients < 1 ||
       clients > k_max_clients || part % k_payload_align ||
       part > (std::uint64_t{1} << 32) / clients) {
     *why = "has an inconsistent header (struct sizes or counts)";
     return open_error::bad_geometry;
   }
-  const geometry g = make_geometry(entries, clients, part * clients);
+  const geometry g = make_geometry(entries, clients, part * clients, layout);
   if (h->slots_offset != g.slots_offset ||
       h->entries_offset != g.entries_offset ||
       h->payload_offset != g.payload_offset ||
@@ -220,7 +248,8 @@ region::result region::open(const region_options& o) {
   std::string why;
   if (!options_ok(o, &why))
     return fail(open_error::bad_options, "region " + o.path + ": " + why);
-  const geometry g = make_geometry(o.entries, o.max_clients, o.payload_size);
+  const geometry g =
+      make_geometry(o.entries, o.max_clients, o.payload_size, o.layout);
   std::uint64_t size = o.size == 0 ? g.region_size : o.size;
   if (size < g.region_size)
     return fail(open_error::too_small,
@@ -357,6 +386,15 @@ region::result region::open(const region_options& o) {
   if (auto e = check(mem, map_size, &why); e != open_error::none) {
     unmap();
     return fail(e, "region " + o.path + " " + why);
+  }
+  if (const wire_layout l = layout_of(h->layout_version); l != o.layout) {
+    unmap();
+    return fail(open_error::other_layout,
+                "region " + o.path + " has the " + to_string(l) +
+                    " wire layout; this zone is configured for region.layout "
+                    "= \"" +
+                    to_string(o.layout) +
+                    "\" (make both role files agree, or remove the region)");
   }
   if (h->entry_count != o.entries || h->max_clients != o.max_clients ||
       h->partition_size != g.partition_size) {

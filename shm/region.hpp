@@ -13,16 +13,19 @@ namespace hyperamp::shm {
 
 enum class region_backend { file, physical };
 
-/// Which wire layout the region speaks: hyperamp's own (docs/wire-layout.md,
-/// this file's `region`) or hvisor-tool's AmpMsgQueue (shm/v1_layout.hpp,
-/// opened by shm/v1_region.hpp). Only shm/ports.cpp looks at it.
-enum class region_layout { hyperamp, hvisor_v1 };
+/// Which wire layout the region speaks (shm/layout.hpp's wire_layout):
+/// hyperamp's own and the partitioned one live in a `region`;
+/// hvisor-tool's AmpMsgQueue (shm/v1_layout.hpp) is opened by
+/// shm/v1_region.hpp instead. shm/ports.cpp picks the ports.
+using region_layout = wire_layout;
 
 /// How to find the region. `auto_` creates it when absent (or RAW), attaches
 /// otherwise; `create` insists on making a new file; `attach` never creates.
 enum class create_mode { auto_, create, attach };
 
 struct region_options {
+  /// The wire layout: a creator lays the region out in it, an attacher
+  /// refuses a region of another.
   region_layout layout = region_layout::hyperamp;
   region_backend backend = region_backend::file;
   /// File path (file backend) or memory device (physical backend).
@@ -63,6 +66,7 @@ enum class open_error {
   bad_geometry, ///< sizes/offsets inconsistent or not what we asked for
   not_ready,    ///< the creator did not publish READY in time
   bad_options,  ///< the options themselves are impossible
+  other_layout, ///< a region of another wire layout than configured
 };
 
 const char* to_string(open_error e) noexcept;
@@ -93,12 +97,13 @@ public:
   std::uint8_t* base() noexcept { return base_; }
   const std::string& path() const noexcept { return path_; }
 
-  /// Writes a fresh layout into `mem` (exposed for tests and fuzzing);
-  /// `channel` is cut to 63 bytes.
+  /// Writes a fresh layout into `mem` (exposed for tests and fuzzing) in
+  /// `g.layout`; `channel` is cut to 63 bytes.
   static void initialise(std::uint8_t* mem, const geometry& g,
                          const std::string& channel = "default");
 
-  /// Checks a mapped header against the layout rules (exposed for fuzzing).
+  /// Checks a mapped header against the rules of the layout it names
+  /// (exposed for fuzzing).
   static open_error check(const std::uint8_t* mem, std::uint64_t mapped,
                           std::string* why);
 

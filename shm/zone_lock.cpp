@@ -2,9 +2,17 @@
 
 #include <sched.h>
 
+#include <algorithm>
+
 #include "shm/region.hpp"
 
 namespace hyperamp::shm {
+
+namespace {
+
+constexpr std::size_t k_hold_samples = 65536;
+
+} // namespace
 
 zone_lock::zone_lock(region& r, std::uint32_t slot_index, std::uint32_t zone_id,
                      lock_options opts) noexcept
@@ -13,7 +21,10 @@ zone_lock::zone_lock(region& r, std::uint32_t slot_index, std::uint32_t zone_id,
       my_heartbeat_(&r.slot_at(slot_index).heartbeat),
       word_(make_lock_word(zone_id, slot_index)),
       opts_(opts),
-      holder_(opts.dead_after) {}
+      holder_(opts.dead_after) {
+  if (opts_.measure)
+    stats_.hold_ns.reserve(k_hold_samples);
+}
 
 bool zone_lock::try_lock() noexcept {
   std::uint32_t expected = 0;
@@ -29,10 +40,24 @@ bool zone_lock::try_lock() noexcept {
 }
 
 status zone_lock::lock() noexcept {
+  if (!opts_.measure)
+    return acquire();
+  const auto t0 = std::chrono::steady_clock::now();
+  const status st = acquire();
+  held_since_ = std::chrono::steady_clock::now();
+  ++stats_.acquisitions;
+  stats_.wait_ns += static_cast<std::uint64_t>(
+      std::chrono::nanoseconds(held_since_ - t0).count());
+  return st;
+}
+
+status zone_lock::acquire() noexcept {
   std::uint32_t spins = 0;
-  for (;;) {
+  for (bool first = true;; first = false) {
     if (try_lock())
       return status::ok;
+    if (first && opts_.measure)
+      ++stats_.contended;
     // Test-and-test-and-set: spin on a plain load to keep the line shared.
     const std::uint32_t seen = lock_->load(std::memory_order_relaxed);
     if (seen == 0)
@@ -43,6 +68,8 @@ status zone_lock::lock() noexcept {
       continue;
     }
     sched_yield();
+    if (opts_.measure)
+      ++stats_.yields;
     if (!holder_dead(seen, std::chrono::steady_clock::now()))
       continue;
     std::uint32_t expected = seen;
@@ -61,6 +88,11 @@ status zone_lock::lock() noexcept {
 }
 
 bool zone_lock::unlock() noexcept {
+  if (opts_.measure && stats_.hold_ns.size() < k_hold_samples) {
+    const auto held = std::chrono::steady_clock::now() - held_since_;
+    stats_.hold_ns.push_back(static_cast<std::uint32_t>(std::min<std::int64_t>(
+        std::chrono::nanoseconds(held).count(), UINT32_MAX)));
+  }
   // release: publishes every write made under the lock. A CAS from our own
   // word, not a plain store: a holder that was stalled past dead_after and
   // evicted must not release its evictor's hold on waking up.

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <vector>
 
 #include "shm/layout.hpp"
 #include "shm/participant.hpp"
@@ -22,6 +23,19 @@ struct lock_options {
   /// A holder whose lock word and heartbeat both stay unchanged this long,
   /// as seen by the waiter's own clock, is declared dead and evicted.
   std::chrono::nanoseconds dead_after = std::chrono::seconds(1);
+  /// Measure holds and waits (two clock reads per acquisition; for
+  /// benchmarks: amp-bench's contention rows).
+  bool measure = false;
+};
+
+/// What one zone_lock object measured (lock_options::measure).
+struct lock_stats {
+  std::uint64_t acquisitions = 0;
+  std::uint64_t contended = 0; ///< acquisitions whose first try failed
+  std::uint64_t yields = 0;    ///< sched_yield calls while waiting
+  std::uint64_t wait_ns = 0;   ///< total time from lock() to holding it
+  /// Hold times in ns (unlock - acquisition), the first 65536 holds.
+  std::vector<std::uint32_t> hold_ns;
 };
 
 constexpr std::uint32_t make_lock_word(std::uint32_t zone_id,
@@ -52,8 +66,11 @@ public:
   std::uint32_t word() const noexcept { return word_; }
   /// Times this object took the lock from a dead holder.
   std::uint64_t recoveries() const noexcept { return recoveries_; }
+  /// What it measured (empty unless lock_options::measure).
+  const lock_stats& stats() const noexcept { return stats_; }
 
 private:
+  status acquire() noexcept;
   bool holder_dead(std::uint32_t seen,
                    std::chrono::steady_clock::time_point now) noexcept;
 
@@ -66,6 +83,8 @@ private:
   // the hold (identity), the holder's slot heartbeat is its life.
   silence_watch holder_;
   std::uint64_t recoveries_ = 0;
+  lock_stats stats_;
+  std::chrono::steady_clock::time_point held_since_{};
 };
 
 /// Lock policy for single-threaded use and for the queue suite: no-op.

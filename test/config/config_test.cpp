@@ -514,6 +514,19 @@ TEST_CASE("enum names") {
   CHECK(to_string(region_create::create) == "create");
   CHECK(to_string(region_create::attach) == "attach");
   CHECK(to_string(doorbell_backend::polling) == "polling");
+  CHECK(to_string(region_layout::hyperamp) == "hyperamp");
+  CHECK(to_string(region_layout::partitioned) == "partitioned");
+}
+
+TEST_CASE("region.layout: hyperamp by default, partitioned when asked") {
+  CHECK(parse_role(client_head, "c.toml").region.layout ==
+        region_layout::hyperamp);
+  CHECK(
+      parse_role(client_head + "[region]\nlayout = \"partitioned\"\n", "c.toml")
+          .region.layout == region_layout::partitioned);
+  CHECK(has(error_of(client_head + "[region]\nlayout = \"plan-b\"\n"),
+            "bad.toml:4: region.layout: \"plan-b\" is not one of "
+            "\"hyperamp\", \"hvisor-tool-v1\" or \"partitioned\""));
 }
 
 // -- bounded input: nothing a file says can crash or stall the parser --

@@ -1,4 +1,5 @@
 #include "harness.hpp"
+#include "shm/partitioned_layout.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -447,7 +448,8 @@ std::string region_section(const role_params& p, const std::string& path) {
   return "[region]\npath = \"" + path +
          "\"\nentries = " + std::to_string(p.entries) + "\npayload_size = \"" +
          p.payload_size + "\"\nmax_clients = " + std::to_string(p.max_clients) +
-         "\ncreate = \"auto\"\n";
+         "\ncreate = \"auto\"\n" +
+         (p.layout == "hyperamp" ? "" : "layout = \"" + p.layout + "\"\n");
 }
 
 std::string timeouts_section(const role_params& p) {
@@ -507,6 +509,9 @@ hyperamp::shm::region_options zone_env::region_options() const {
   o.payload_size = std::stoull(s) * mult;
   o.create = hyperamp::shm::create_mode::attach;
   o.attach_timeout = scaled(2s);
+  o.layout = params_.layout == "partitioned"
+                 ? hyperamp::shm::wire_layout::partitioned
+                 : hyperamp::shm::wire_layout::hyperamp;
   return o;
 }
 
@@ -519,6 +524,19 @@ void zone_env::check_region_clean() const {
   for (std::uint32_t s = 0; s <= reg.max_clients(); ++s) {
     INFO("slot " << s << " (pid " << reg.slot_at(s).pid << ")");
     CHECK_FALSE(shm::is_active(reg.slot_at(s)));
+  }
+  if (reg.geo().layout == shm::wire_layout::partitioned) {
+    for (std::uint32_t s = 1; s <= reg.max_clients(); ++s) {
+      INFO("ring of slot " << s);
+      const auto& rc = shm::ring_of(reg, s);
+      CHECK(rc.req_head.load() == rc.req_tail.load());
+      CHECK(rc.resp_head.load() == rc.resp_tail.load());
+    }
+    std::uint32_t held = 0;
+    for (std::uint32_t i = 0; i < reg.entry_count(); ++i)
+      held += shm::record_at(reg, i).state.load() != 0;
+    CHECK(held == 0u);
+    return;
   }
   shm::lists l{reg};
   const auto c = l.census();

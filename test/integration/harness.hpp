@@ -159,6 +159,8 @@ struct role_params {
   std::uint32_t heartbeat_ms = 10;
   std::uint32_t peer_dead_ms = scaled_ms(3000);
   std::uint32_t attach_ms = scaled_ms(20000);
+  /// region.layout; the default layout is not written into the files.
+  std::string layout = "hyperamp";
 };
 
 class zone_env {
@@ -191,7 +193,8 @@ public:
   hyperamp::shm::region_options region_options() const;
 
   /// After every process has exited: the region's lists are consistent,
-  /// every entry is free, the queue lock is free, no slot is claimed.
+  /// every entry is free, the queue lock is free, no slot is claimed (for
+  /// the partitioned layout: every ring is empty, no record is held).
   void check_region_clean() const;
 
 private:

@@ -137,6 +137,17 @@ TEST_CASE("inspect --watch looks again until SIGTERM") {
   stop_service(*svc);
 }
 
+TEST_CASE("inspect: another layout than hyperamp's own is refused") {
+  zone_env env;
+  const auto toml = env.write(
+      "part.toml", "role = \"client\"\nzone_id = 0\n[region]\npath = \"" +
+                       env.region_path() + "\"\nlayout = \"partitioned\"\n");
+  auto c = child::amp({"inspect", toml});
+  REQUIRE(c->wait(scaled(60s)));
+  CHECK_MESSAGE(c->exit_code() == 2, c->describe());
+  CHECK(c->err().find("hyperamp's own layout only") != std::string::npos);
+}
+
 TEST_CASE("inspect: bad arguments exit 2") {
   zone_env env;
   for (const auto& args : std::vector<std::vector<std::string>>{
