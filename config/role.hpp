@@ -29,6 +29,8 @@ enum class doorbell_backend { futex, hvisor, polling };
 
 // How a service's pool spreads requests over its workers.
 enum class dispatch_policy { least_loaded, round_robin };
+/// Which thread runs the zone's bridge (actors::bridge_shell).
+enum class bridge_thread { auto_, threaded, scheduled };
 
 // The spelling used in role files ("client", "physical", "auto", ...); a
 // value outside the enum gives its number.
@@ -37,6 +39,7 @@ std::string to_string(region_backend x);
 std::string to_string(region_create x);
 std::string to_string(doorbell_backend x);
 std::string to_string(dispatch_policy x);
+std::string to_string(bridge_thread x);
 
 // -- sections -----------------------------------------------------------------
 
@@ -90,6 +93,7 @@ struct scheduler_config {
   // A string rather than an enum: CAF takes the name as it is.
   std::string policy = "stealing";
   std::uint32_t moderate_poll_attempts = 0;
+  bridge_thread bridge = bridge_thread::auto_;
 };
 
 struct role_config {

@@ -21,6 +21,7 @@ constexpr const char* doorbell_names[] = {"futex", "hvisor", "polling"};
 constexpr const char* dispatch_names[] = {"least_loaded", "round_robin"};
 // scheduler.policy is a string field (CAF takes the name).
 constexpr const char* policy_names[] = {"stealing", "sharing"};
+constexpr const char* bridge_names[] = {"auto", "threaded", "scheduled"};
 
 template <std::size_t N, class E>
 std::string spelling(const char* const (&names)[N], E x) {
@@ -237,6 +238,12 @@ std::vector<key> make_keys() {
               "(the default) removes the ~100 us moderate polling phase that "
               "delays externally triggered messages; CAF's own default is "
               "500"),
+      choice(KEY(scheduler.bridge), bridge_names,
+             "which thread runs the zone's bridge: `threaded`: its own, "
+             "which waits on the doorbell (a ring is a call, no CAF worker "
+             "to wake; needs `futex` or `polling`); `scheduled`: CAF's "
+             "workers, fed by a doorbell waiter thread; `auto`: `threaded` "
+             "where the doorbell allows it, else `scheduled`"),
   };
 }
 
@@ -556,6 +563,10 @@ std::string to_string(doorbell_backend x) {
 
 std::string to_string(dispatch_policy x) {
   return schema::spelling(schema::dispatch_names, x);
+}
+
+std::string to_string(bridge_thread x) {
+  return schema::spelling(schema::bridge_names, x);
 }
 
 } // namespace hyperamp::config
