@@ -1,10 +1,11 @@
 // The bridge shells on real threads: both zones in one process (one actor
 // system, CAF's threaded scheduler), each zone on a mapping of its own.
 // Unlike the protocol suites these run the bridges' threads for real: a
-// lost mailbox message or a lost ring shows as a call that times out (the
-// calls' deadlines are far beyond their round trip), a thread that misses
-// its exit as a hang of await_all_actors_done (the suite's timeout). Nothing
-// sleeps: every step waits for an answer.
+// lost mailbox message or a lost ring shows as a call that times out. The
+// zones' tick (the safety net that would pick up a lost wake-up) is 30 s,
+// the calls' deadlines 3 s: far beyond a round trip, far below the tick.
+// A thread that misses its exit shows as a hang of await_all_actors_done
+// (the suite's timeout). Nothing sleeps: every step waits for an answer.
 #include <doctest/doctest.h>
 
 #include <caf/all.hpp>
@@ -31,6 +32,10 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr std::uint32_t k_echo = 66;
+/// Longer than any test here: no tick rescues a lost wake-up.
+constexpr auto k_tick = 30s;
+/// A call's deadline: a round trip takes microseconds to milliseconds.
+constexpr auto k_deadline = 3s;
 
 std::string unique_path() {
   static std::atomic<unsigned> counter{0};
@@ -79,13 +84,16 @@ struct live_zones {
     ss.inline_trivial = z.inline_trivial;
     ss.bell = z.bell;
     ss.shell = z.shell;
+    ss.heartbeat = k_tick;
+    ss.peer_dead = 4 * k_tick;
     auto s = spawn_service_zone(sys, region, ss, services::registry());
     REQUIRE_MESSAGE(s, describe(s.error()));
     service = *s;
     client_settings cs;
     cs.bell = z.bell;
     cs.shell = z.shell;
-    cs.request_timeout = 20s; // far: a lost wake-up must not pass
+    cs.heartbeat = k_tick;
+    cs.peer_dead = 4 * k_tick;
     cs.wait_for_service = 10s;
     auto c = spawn_client_zone(sys, region, cs);
     REQUIRE_MESSAGE(c, describe(c.error()));
@@ -129,7 +137,7 @@ std::size_t concurrent_calls(live_zones& z, std::size_t threads,
       caf::scoped_actor self{z.sys};
       for (std::size_t i = 0; i < n; ++i) {
         const auto data = payload_of(t, i);
-        auto r = call(self, z.client, k_echo, data, 30s);
+        auto r = call(self, z.client, k_echo, data, k_deadline);
         if (r && *r == data)
           good.fetch_add(1);
       }
@@ -147,7 +155,7 @@ std::size_t load_through_client_actor(live_zones& z, std::size_t n,
   const bytes data(64, 0x5a);
   std::size_t good = 0;
   caf::scoped_actor self{z.sys};
-  self->request(a, caf::infinite, run_atom::value, load_spec{k_echo, data, n})
+  self->request(a, k_deadline * 4, run_atom::value, load_spec{k_echo, data, n})
       .receive(
           [&](outcomes& got) {
             for (auto& o : got)
@@ -204,7 +212,10 @@ TEST_CASE("a threaded zone stops on an exit message: its thread ends and "
           "the service slot is left") {
   live_zones z{{futex_bell(0ns), bridge_shell::threaded, true}};
   CHECK(concurrent_calls(z, 1, 20) == 20);
+  const auto t0 = std::chrono::steady_clock::now();
   z.stop(); // hangs here if a bridge thread missed its exit
+  // The exit message woke the sleeping threads; no tick was needed.
+  CHECK(std::chrono::steady_clock::now() - t0 < k_tick / 3);
   CHECK(z.sys.registry().running() == 0);
   auto err = wait_for_service(z.region, 50ms);
   CHECK(err); // nobody holds the service slot any more
