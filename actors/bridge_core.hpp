@@ -4,6 +4,12 @@
 // A bridge is the only actor of its zone that touches the shared queue,
 // and it touches it only through its port.
 //
+// Two shells run the same core (actors/bridge_thread.hpp): `scheduled`, an
+// event-based actor on CAF's workers fed by an interrupt waiter thread
+// (wake/tick messages); `threaded`, the same actor resumed only by its own
+// thread, which waits on the doorbell and calls on_wake() directly. The
+// deterministic tests run it with start_waiter=false: no thread at all.
+//
 // Messages every bridge takes (the derived bridge adds its own):
 //   wake  -> on_wake()   the peer rang (or the waiter's safety net)
 //   tick  -> on_tick()   deadlines, liveness, reaping
@@ -20,6 +26,7 @@
 
 #include <caf/all.hpp>
 
+#include "actors/bridge_thread.hpp"
 #include "actors/flush_soon.hpp"
 #include "actors/fwd.hpp"
 #include "actors/interrupt_waiter.hpp"
@@ -28,23 +35,48 @@
 namespace hyperamp::actors {
 
 template <class Port>
-class bridge_core : public caf::event_based_actor {
+class bridge_core : public caf::event_based_actor, private ring_handler {
 public:
   /// `name` prefixes log lines ("client bridge"); `heartbeat` is the tick.
+  /// With start_waiter, `shell` picks the thread that runs the bridge
+  /// (automatic and threaded: its own where the doorbell supports
+  /// wake_self; zone.cpp refuses a forced threaded shell elsewhere);
+  /// `guests` are the actors its thread may run (bridge_thread.hpp).
   bridge_core(caf::actor_config& cfg, std::unique_ptr<Port> port,
               std::chrono::nanoseconds heartbeat, bool start_waiter,
+              bridge_shell shell, bridge_thread::guest_filter guests,
               const char* name)
       : caf::event_based_actor(cfg),
         port_(std::move(port)),
         flags_(std::make_shared<waiter_flags>()),
         waiter_(*port_, flags_, heartbeat),
         start_waiter_(start_waiter),
-        log_name_(name) {}
+        log_name_(name) {
+    if (start_waiter && shell != bridge_shell::scheduled &&
+        port_->wait_bell().can_wake_self())
+      thread_ = std::make_unique<bridge_thread>(home_system(), *port_, flags_,
+                                                heartbeat, guests);
+  }
 
   void on_exit() override {
+    if (thread_)
+      thread_->stop();
     waiter_.stop();
     on_stop();
     port_->leave();
+  }
+
+  /// In the threaded shell every send to the bridge schedules it on its
+  /// own thread, whoever sends (the sender's execution unit is ignored).
+  using caf::event_based_actor::enqueue;
+  void enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) override {
+    caf::event_based_actor::enqueue(std::move(ptr),
+                                    thread_ ? thread_.get() : eu);
+  }
+
+  /// The shell that runs the bridge (constant after construction).
+  bridge_shell shell() const noexcept {
+    return thread_ ? bridge_shell::threaded : bridge_shell::scheduled;
   }
 
   /// The bridge's counters with its port's (tests read them directly).
@@ -79,7 +111,9 @@ protected:
   /// The bridge's behaviour: its own handlers, then the common ones. Starts
   /// the waiter thread (unless a test drives wake and tick by hand).
   caf::behavior with_core(caf::message_handler own) {
-    if (start_waiter_)
+    if (thread_)
+      thread_->start(this, this);
+    else if (start_waiter_)
       waiter_.start(caf::actor{this});
     return own.or_else(
         [this](wake_atom) {
@@ -152,6 +186,13 @@ protected:
   bridge_stats stats_;
 
 private:
+  /// The threaded shell: the peer rang, handled as the wake message is.
+  void ring_now() override {
+    context(thread_.get()); // what on_wake sends is scheduled from here
+    on_wake();
+    log_new_rejects();
+  }
+
   /// Logs each validation failure reason the port met for the first time.
   void log_new_rejects() {
     if (port_->incidents() == incidents_seen_)
@@ -173,6 +214,9 @@ private:
   const char* log_name_;
   std::vector<std::string> logged_;
   std::uint64_t incidents_seen_ = 0;
+  /// The threaded shell's thread (null: scheduled). Declared last, so it is
+  /// stopped before the port goes.
+  std::unique_ptr<bridge_thread> thread_;
 };
 
 } // namespace hyperamp::actors

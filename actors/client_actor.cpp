@@ -191,4 +191,8 @@ caf::actor spawn_client_actor(caf::actor_system& sys, caf::actor bridge,
   return sys.spawn(client_actor, std::move(bridge), max_in_flight);
 }
 
+bool is_client_actor(const caf::resumable* r) noexcept {
+  return dynamic_cast<const caf::stateful_actor<client_state>*>(r) != nullptr;
+}
+
 } // namespace hyperamp::actors

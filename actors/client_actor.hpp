@@ -50,6 +50,10 @@ struct load_spec {
 caf::actor spawn_client_actor(caf::actor_system& sys, caf::actor bridge,
                               std::uint32_t max_in_flight);
 
+/// Whether `r` is a client actor: the threaded client bridge runs the
+/// client actors it answers on its own thread (actors/bridge_thread.hpp).
+bool is_client_actor(const caf::resumable* r) noexcept;
+
 } // namespace hyperamp::actors
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hyperamp::actors::outcomes)

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <random>
 
+#include "actors/client_actor.hpp"
+
 namespace hyperamp::actors {
 
 namespace {
@@ -39,8 +41,8 @@ std::uint64_t first_seq() {
 client_bridge::client_bridge(caf::actor_config& cfg,
                              std::unique_ptr<shm::client_port> port,
                              client_settings s)
-    : bridge_core(cfg, std::move(port), s.heartbeat, s.start_waiter,
-                  "client bridge"),
+    : bridge_core(cfg, std::move(port), s.heartbeat, s.start_waiter, s.shell,
+                  is_client_actor, "client bridge"),
       settings_(std::move(s)),
       flights_(this->port().tickets()),
       done_buf_(k_drain_batch),

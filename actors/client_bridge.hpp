@@ -45,6 +45,9 @@ struct client_settings {
   shm::bell_settings bell;
   /// Start the interrupt waiter thread (tests drive wake/tick by hand).
   bool start_waiter = true;
+  /// Which thread runs the bridge (actors/bridge_thread.hpp); with
+  /// start_waiter only.
+  bridge_shell shell = bridge_shell::automatic;
 };
 
 class client_bridge : public bridge_core<shm::client_port> {

@@ -9,12 +9,14 @@ namespace hyperamp::actors {
 /// mailbox hop fewer at low load); otherwise sends `self` one flush_atom
 /// (unless `scheduled` says one is on its way), so that everything already
 /// in the mailbox joins the same batch. The flush_atom handler clears
-/// `scheduled` before flushing.
+/// `scheduled` before flushing. A blocked mailbox (a threaded bridge called
+/// between two resumes: bridge_thread.hpp) is empty too; CAF's empty()
+/// must not be asked then.
 template <class Actor, class Flush>
 void flush_soon(Actor* self, bool& scheduled, Flush flush) {
   if (scheduled)
     return;
-  if (self->mailbox().empty()) {
+  if (self->mailbox().blocked() || self->mailbox().empty()) {
     flush();
     return;
   }

@@ -24,8 +24,8 @@ service_bridge::service_bridge(caf::actor_config& cfg,
                                std::unique_ptr<shm::service_port> port,
                                service_settings s,
                                std::vector<service_entry> table)
-    : bridge_core(cfg, std::move(port), s.heartbeat, s.start_waiter,
-                  "service bridge"),
+    : bridge_core(cfg, std::move(port), s.heartbeat, s.start_waiter, s.shell,
+                  nullptr, "service bridge"),
       settings_(std::move(s)),
       in_buf_(std::max<std::uint32_t>(settings_.batch, 1)),
       held_by_(this->port().tickets(), 0) {

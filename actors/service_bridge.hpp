@@ -40,6 +40,9 @@ struct service_settings {
   std::chrono::milliseconds peer_dead{1000}; ///< client death
   shm::bell_settings bell;
   bool start_waiter = true;
+  /// Which thread runs the bridge (actors/bridge_thread.hpp); with
+  /// start_waiter only.
+  bridge_shell shell = bridge_shell::automatic;
 };
 
 class service_bridge : public bridge_core<shm::service_port> {

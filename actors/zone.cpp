@@ -4,6 +4,21 @@
 
 namespace hyperamp::actors {
 
+namespace {
+
+/// A forced threaded shell needs a doorbell that wakes its own thread.
+std::string shell_problem(bridge_shell shell, bool start_waiter,
+                          shm::port& port) {
+  if (shell != bridge_shell::threaded || !start_waiter ||
+      port.wait_bell().can_wake_self())
+    return {};
+  return "the threaded bridge shell needs a doorbell that can wake its own "
+         "zone (futex or polling); this zone's cannot (hvisor): use the "
+         "scheduled or automatic shell";
+}
+
+} // namespace
+
 caf::expected<caf::actor> spawn_client_zone(caf::actor_system& sys,
                                             const shm::region_options& region,
                                             const client_settings& s) {
@@ -16,6 +31,9 @@ caf::expected<caf::actor> spawn_client_zone(caf::actor_system& sys,
   auto port = shm::open_client_port(o);
   if (!port)
     return start_error(port.error);
+  if (auto why = shell_problem(s.shell, s.start_waiter, *port.port);
+      !why.empty())
+    return start_error(std::move(why));
   return sys.spawn<client_bridge>(std::move(port.port), s);
 }
 
@@ -31,6 +49,9 @@ caf::expected<caf::actor> spawn_service_zone(caf::actor_system& sys,
   auto port = shm::open_service_port(o);
   if (!port)
     return start_error(port.error);
+  if (auto why = shell_problem(s.shell, s.start_waiter, *port.port);
+      !why.empty())
+    return start_error(std::move(why));
   return sys.spawn<service_bridge>(std::move(port.port), s, std::move(table));
 }
 

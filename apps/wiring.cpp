@@ -56,6 +56,21 @@ shm::bell_settings bell_settings(const config::role_config& cfg) {
   return b;
 }
 
+namespace {
+
+actors::bridge_shell shell_of(const config::role_config& cfg) {
+  switch (cfg.scheduler.bridge) {
+  case config::bridge_thread::threaded:
+    return actors::bridge_shell::threaded;
+  case config::bridge_thread::scheduled:
+    return actors::bridge_shell::scheduled;
+  default:
+    return actors::bridge_shell::automatic;
+  }
+}
+
+} // namespace
+
 actors::client_settings client_settings(const config::role_config& cfg) {
   actors::client_settings s;
   s.zone_id = cfg.zone_id;
@@ -65,6 +80,7 @@ actors::client_settings client_settings(const config::role_config& cfg) {
   s.peer_dead = std::chrono::milliseconds(cfg.timeouts.peer_dead_ms);
   s.wait_for_service = std::chrono::milliseconds(cfg.timeouts.attach_ms);
   s.bell = bell_settings(cfg);
+  s.shell = shell_of(cfg);
   return s;
 }
 
@@ -82,6 +98,7 @@ actors::service_settings service_settings(const config::role_config& cfg) {
   s.heartbeat = std::chrono::milliseconds(cfg.timeouts.heartbeat_ms);
   s.peer_dead = std::chrono::milliseconds(cfg.timeouts.peer_dead_ms);
   s.bell = bell_settings(cfg);
+  s.shell = shell_of(cfg);
   return s;
 }
 

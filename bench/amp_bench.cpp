@@ -58,6 +58,8 @@ const char* const k_usage =
     "Scenarios (default: all, run in this order):\n"
     "  latency     one request in flight, 64 B and 4 KiB echo, polling and\n"
     "              doorbell, worker and inline service: p50/p99 round trip\n"
+    "  shells      64 B echo latency (3 wait modes, inline and worker) and\n"
+    "              8-actor inline throughput, threaded and scheduled bridges\n"
     "  throughput  pipelined 64 B echo, 1/2/4/8 client actors x 1/2/4 "
     "workers\n"
     "  encrypt     service 1 (encrypt), 4 KiB and 64 KiB, pipelined: GB/s\n"
@@ -302,6 +304,8 @@ settings_list settings_of(const path_config& p) {
       {"batch", std::to_string(p.batch)},
       {"inline_trivial", p.inline_trivial ? "true" : "false"},
       {"layout", shm::to_string(p.layout)},
+      {"bridges", p.threaded ? "threaded (each on its own thread)"
+                             : "scheduled (CAF workers, waiter thread)"},
       {"region", "entries " + std::to_string(p.entries) + ", max_clients " +
                      std::to_string(p.max_clients) + ", payload " +
                      size_text(p.payload_size)},
@@ -319,6 +323,8 @@ std::string brief_of(const path_config& p) {
     s += "; inline";
   if (p.layout == shm::wire_layout::partitioned)
     s += "; partitioned";
+  if (!p.threaded)
+    s += "; sched";
   return s;
 }
 
@@ -478,6 +484,63 @@ void run_compat(plan& pl, const options& o) {
         "echo 64 B pipelined, 4 client actors, " +
             std::string{v1 ? "hvisor-tool-v1 layout" : "hyperamp layout"},
         kind::rate, p, rate));
+  }
+  add(pl, std::move(rows));
+}
+
+// -- scenario: shells ---------------------------------------------------------
+
+/// The latency rows' 64 B echo and the busiest inline throughput row, once
+/// with each bridge shell, side by side in one run.
+void run_shells(plan& pl, const options& o) {
+  const budget lat = o.quick ? budget{300, 50, 100, 0.3, 2.0}
+                             : budget{20000, 1000, 2000, 1.0, 2.0};
+  const budget tp = o.quick ? budget{1000000000, 200, 100, 0.15}
+                            : budget{1000000000, 2000, 1000, 0.6};
+  const std::pair<const char*, bool> shells[] = {{"threaded", true},
+                                                 {"scheduled", false}};
+  struct wait_mode {
+    const char* tag;
+    const char* name;
+    bool polling;
+    int spin_us;
+  };
+  const wait_mode modes[] = {{"polling", "polling", true, 0},
+                             {"doorbell", "doorbell", false, 0},
+                             {"spin50", "spin 50 us", false, 50}};
+  std::vector<spec> rows;
+  for (bool inl : {true, false})
+    for (const auto& m : modes)
+      for (const auto& [tag, threaded] : shells) {
+        path_config p = path_of(o);
+        p.polling = m.polling;
+        p.spin = std::chrono::microseconds{m.spin_us};
+        p.inline_trivial = inl;
+        p.threaded = threaded;
+        budget bb = lat;
+        if (p.polling)
+          bb.max_factor = 1.5;
+        rows.push_back(path_spec("shells",
+                                 std::string{"shells."} + m.tag + ".64" +
+                                     (inl ? ".inline" : "") + "." + tag,
+                                 std::string{"echo 64 B round trip, "} +
+                                     m.name + (inl ? ", inline" : "") + ", " +
+                                     tag + " bridges",
+                                 kind::latency, p, bb));
+      }
+  for (const auto& [tag, threaded] : shells) {
+    path_config p = path_of(o);
+    p.actors = 8;
+    p.in_flight = 64;
+    p.call_batch = 16;
+    p.inline_trivial = true;
+    p.threaded = threaded;
+    rows.push_back(path_spec("shells",
+                             std::string{"shells.throughput.c8.inline."} + tag,
+                             std::string{"echo 64 B pipelined, 8 client "
+                                         "actors, inline, "} +
+                                 tag + " bridges",
+                             kind::rate, p, tp));
   }
   add(pl, std::move(rows));
 }
@@ -1075,15 +1138,12 @@ void run_remote(plan& pl, const options& o) {
 
 /// The scenarios, in the order they run.
 const std::vector<std::pair<std::string, void (*)(plan&, const options&)>>
-    k_scenarios = {{"latency", run_latency},
-                   {"throughput", run_throughput},
-                   {"encrypt", run_encrypt},
-                   {"compat", run_compat},
-                   {"seed", run_seed},
-                   {"floor", run_floor},
-                   {"baseline", run_baseline},
-                   {"remote", run_remote},
-                   {"contention", run_contention}};
+    k_scenarios = {
+        {"latency", run_latency},       {"shells", run_shells},
+        {"throughput", run_throughput}, {"encrypt", run_encrypt},
+        {"compat", run_compat},         {"seed", run_seed},
+        {"floor", run_floor},           {"baseline", run_baseline},
+        {"remote", run_remote},         {"contention", run_contention}};
 
 // -- table and JSON -----------------------------------------------------------
 

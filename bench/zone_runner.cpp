@@ -66,6 +66,11 @@ shm::bell_settings bell_of(const path_config& p, const std::string& fifo) {
   return b;
 }
 
+actors::bridge_shell shell_of(const path_config& p) {
+  return p.threaded ? actors::bridge_shell::threaded
+                    : actors::bridge_shell::scheduled;
+}
+
 /// The service zone's bridge; an invalid actor and *error if it failed.
 caf::actor spawn_service(caf::actor_system& sys, const path_config& p,
                          const shm::region_options& ro, const std::string& fifo,
@@ -76,6 +81,7 @@ caf::actor spawn_service(caf::actor_system& sys, const path_config& p,
   s.batch = p.batch;
   s.inline_trivial = p.inline_trivial;
   s.bell = bell_of(p, fifo);
+  s.shell = shell_of(p);
   auto bridge = actors::spawn_service_zone(sys, ro, s, services::registry());
   if (bridge)
     return *bridge;
@@ -92,6 +98,7 @@ caf::actor spawn_client(caf::actor_system& sys, const path_config& p,
     return caf::actor{};
   actors::client_settings cs;
   cs.bell = bell_of(p, fifo);
+  cs.shell = shell_of(p);
   cs.pending_limit = 1u << 20;
   cs.request_timeout = std::chrono::seconds(30);
   auto bridge = actors::spawn_client_zone(sys, ro, cs);

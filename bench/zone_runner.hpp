@@ -34,6 +34,10 @@ struct path_config {
   std::uint32_t max_clients = 4;
   std::uint64_t payload_size = 8u << 20;
   shm::wire_layout layout = shm::wire_layout::hyperamp;
+  /// Which thread runs both bridges (actors/bridge_thread.hpp): true, each
+  /// its own thread (the default shell with futex bells); false, CAF's
+  /// workers fed by an interrupt waiter thread.
+  bool threaded = true;
 };
 
 /// One repetition through the full actor path: forks the service zone (its

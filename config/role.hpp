@@ -37,6 +37,8 @@ enum class doorbell_backend { futex, hvisor, polling, fifo };
 
 // How a service's pool spreads requests over its workers.
 enum class dispatch_policy { least_loaded, round_robin };
+/// Which thread runs the zone's bridge (actors::bridge_shell).
+enum class bridge_thread { auto_, threaded, scheduled };
 
 // The spelling used in role files ("client", "physical", "auto", ...); a
 // value outside the enum gives its number.
@@ -46,6 +48,7 @@ std::string to_string(region_layout x);
 std::string to_string(region_create x);
 std::string to_string(doorbell_backend x);
 std::string to_string(dispatch_policy x);
+std::string to_string(bridge_thread x);
 
 // -- sections -----------------------------------------------------------------
 
@@ -112,6 +115,7 @@ struct scheduler_config {
   // A string rather than an enum: CAF takes the name as it is.
   std::string policy = "stealing";
   std::uint32_t moderate_poll_attempts = 0;
+  bridge_thread bridge = bridge_thread::auto_;
 };
 
 // A client zone's gateway (amp-node gateway): its services on the network.

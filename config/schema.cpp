@@ -23,6 +23,7 @@ constexpr const char* doorbell_names[] = {"futex", "hvisor", "polling", "fifo"};
 constexpr const char* dispatch_names[] = {"least_loaded", "round_robin"};
 // scheduler.policy is a string field (CAF takes the name).
 constexpr const char* policy_names[] = {"stealing", "sharing"};
+constexpr const char* bridge_names[] = {"auto", "threaded", "scheduled"};
 
 template <std::size_t N, class E>
 std::string spelling(const char* const (&names)[N], E x) {
@@ -303,6 +304,12 @@ std::vector<key> make_keys() {
                 "PEM CA certificate(s); callers must show a certificate "
                 "signed by it (CAF's TLS is mutual)"),
            "all three `tls_` keys or none"),
+      choice(KEY(scheduler.bridge), bridge_names,
+             "which thread runs the zone's bridge: `threaded`: its own, "
+             "which waits on the doorbell (a ring is a call, no CAF worker "
+             "to wake; needs `futex` or `polling`); `scheduled`: CAF's "
+             "workers, fed by a doorbell waiter thread; `auto`: `threaded` "
+             "where the doorbell allows it, else `scheduled`"),
   };
 }
 
@@ -701,6 +708,10 @@ std::vector<std::uint32_t> parse_id_list(const std::string& text,
   if (!schema::read_ids(text, ids, why))
     throw config_error(what + ": " + schema::in_quotes(text) + ": " + why);
   return ids;
+}
+
+std::string to_string(bridge_thread x) {
+  return schema::spelling(schema::bridge_names, x);
 }
 
 } // namespace hyperamp::config

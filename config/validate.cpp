@@ -95,6 +95,12 @@ void checker::doorbell() const {
   const auto& d = cfg_.doorbell;
   if (d.backend != doorbell_backend::hvisor)
     return;
+  if (cfg_.scheduler.bridge == bridge_thread::threaded)
+    fail("scheduler.bridge",
+         "\"threaded\" needs the futex or polling doorbell (the hvisor "
+         "doorbell cannot wake its own zone's thread); use \"auto\" or "
+         "\"scheduled\"",
+         {"doorbell.backend"});
   if (d.hvisor_device.empty())
     fail("doorbell.hvisor_device", "must not be empty");
   if (d.hshm_device.empty())

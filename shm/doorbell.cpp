@@ -98,6 +98,14 @@ void bell_core::bump() noexcept {
   slot_->bell_seq.fetch_add(1, std::memory_order_seq_cst);
 }
 
+void bell_core::bump_self() noexcept {
+  // relaxed: a statistic, read by stats() only.
+  self_wakes.fetch_add(1, std::memory_order_relaxed);
+  // R1 of wake_self(): the same seq_cst bump as a ring, so the owner's
+  // Dekker half (W1/W2) pairs with it exactly as with the peer's.
+  slot_->bell_seq.fetch_add(1, std::memory_order_seq_cst);
+}
+
 bool bell_core::peer_sleeping() const noexcept {
   // R2. seq_cst: ordered after R1 in the total order; if the owner's W2 did
   // not see R1, this load sees the owner's W1 (bell_sleeping = 1).
@@ -171,6 +179,7 @@ doorbell_stats bell_core::stats() const noexcept {
   s.sleep_syscalls = sleeps.get();
   s.spins_satisfied = spins_satisfied.get();
   s.wake_errors = wake_errors.get();
+  s.self_wakes = self_wakes.load(std::memory_order_relaxed);
   return s;
 }
 
@@ -190,6 +199,17 @@ void futex_doorbell::ring() noexcept {
   if (syscall(SYS_futex, futex_word(core_.seq()), FUTEX_WAKE, INT_MAX, nullptr,
               nullptr, 0) < 0)
     core_.wake_errors.add();
+}
+
+bool futex_doorbell::wake_self() noexcept {
+  core_.bump_self(); // R1
+  if (!core_.peer_sleeping())
+    return true; // R2: the owner spins or works; it sees bell_seq itself
+  // Not counted in `wakes` (the ringer's single-writer counter). Shared
+  // futex: the owner waits with the shared kind (the peer wakes it too).
+  syscall(SYS_futex, futex_word(core_.seq()), FUTEX_WAKE, INT_MAX, nullptr,
+          nullptr, 0);
+  return true;
 }
 
 wait_result futex_doorbell::wait(clock::time_point deadline) noexcept {
@@ -234,22 +254,52 @@ void polling_doorbell::ring() noexcept {
   core_.bump();
 }
 
+bool polling_doorbell::wake_self() noexcept {
+  core_.bump_self(); // R1
+  // R2 (seq_cst): pairs with the owner's napping_ = 1 and re-check in nap().
+  if (napping_.load(std::memory_order_seq_cst) != 0)
+    syscall(SYS_futex, futex_word(core_.seq()), FUTEX_WAKE | FUTEX_PRIVATE_FLAG,
+            INT_MAX, nullptr, nullptr, 0);
+  return true;
+}
+
 wait_result polling_doorbell::wait(clock::time_point deadline) noexcept {
   if (core_.spin(deadline))
     return wait_result::rung;
-  auto nap = k_first_nap;
+  auto nap_time = k_first_nap;
   for (;;) {
     if (core_.observe()) // acquire, pairs with R1
       return wait_result::rung;
     auto left = remaining(deadline);
     if (left.count() == 0)
       return wait_result::timeout;
-    auto ts = to_timespec(std::min(nap, left));
     core_.sleeps.add();
-    // EINTR only shortens the nap; the loop re-checks.
-    clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, nullptr);
-    nap = std::min(nap * 2, k_max_nap);
+    nap(std::min(nap_time, left));
+    nap_time = std::min(nap_time * 2, k_max_nap);
   }
+}
+
+void polling_doorbell::nap(std::chrono::nanoseconds d) noexcept {
+  auto ts = to_timespec(d);
+  if (plain_naps_) {
+    // EINTR only shortens the nap; the caller re-checks.
+    clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, nullptr);
+    return;
+  }
+  // W1 (seq_cst), then W2: the re-check; a wake_self() whose R1 came after
+  // W2 makes the futex wait return EAGAIN (bell_seq moved) or finds us
+  // queued (its R2 saw napping_ = 1). The peer's rings are seen after the
+  // nap, as before.
+  napping_.store(1, std::memory_order_seq_cst);
+  if (core_.seq().load(std::memory_order_seq_cst) == core_.seen()) {
+    // Private: only threads of this process wake it (wake_self).
+    auto rc =
+        syscall(SYS_futex, futex_word(core_.seq()),
+                FUTEX_WAIT | FUTEX_PRIVATE_FLAG, core_.seen(), &ts, nullptr, 0);
+    if (rc < 0 && errno != EAGAIN && errno != EINTR && errno != ETIMEDOUT)
+      plain_naps_ = true; // e.g. a mapping the kernel cannot futex on
+  }
+  napping_.store(0, std::memory_order_seq_cst);
 }
 
 // -- device_ops --------------------------------------------------------------

@@ -45,6 +45,7 @@ struct doorbell_stats {
   std::uint64_t sleep_syscalls = 0;  ///< futex waits / polls / naps by wait()
   std::uint64_t spins_satisfied = 0; ///< waits that saw a ring before arming
   std::uint64_t wake_errors = 0;     ///< wakes that failed or had no device
+  std::uint64_t self_wakes = 0;      ///< wake_self() calls (any thread)
 };
 
 /// The interface the bridge uses; one concrete backend per platform.
@@ -69,6 +70,18 @@ public:
   wait(std::chrono::steady_clock::time_point deadline) noexcept = 0;
 
   virtual doorbell_stats stats() const noexcept = 0;
+
+  /// Any thread of the owner's process: makes the owner's wait() (or its
+  /// next one) return `rung`, as a ring does, so that one thread can wait
+  /// for the peer and for work of its own process together. Thread-safe and
+  /// never blocks; touches none of the single-writer counters (it bumps
+  /// bell_seq and wakes the owner only if it sleeps). Returns false, doing
+  /// nothing, where the backend cannot (hvisor: poll() on /dev/hshm0 only
+  /// returns for an interrupt).
+  virtual bool wake_self() noexcept { return false; }
+
+  /// Whether wake_self() works on this backend.
+  virtual bool can_wake_self() const noexcept { return false; }
 };
 
 namespace detail {
@@ -82,6 +95,9 @@ public:
 
   /// Ringer: publishes one ring (seq_cst, also a release of queue writes).
   void bump() noexcept;
+  /// Any thread of the owner's process: the R1 of wake_self(); counts in
+  /// its own (multi-writer) counter, not in `rings`.
+  void bump_self() noexcept;
   /// Ringer: did the owner declare itself asleep? (seq_cst, after bump)
   bool peer_sleeping() const noexcept;
   /// Owner: true if bell_seq moved since the last value seen; remembers it.
@@ -112,6 +128,7 @@ public:
     }
   };
   counter rings, wakes, sleeps, spins_satisfied, wake_errors;
+  std::atomic<std::uint64_t> self_wakes{0};
 
 private:
   bool take(std::uint32_t now_seq) noexcept;
@@ -134,6 +151,9 @@ public:
   wait_result
   wait(std::chrono::steady_clock::time_point deadline) noexcept override;
   doorbell_stats stats() const noexcept override { return core_.stats(); }
+  /// R1 and R2 of a ring, made by the owner's process itself.
+  bool wake_self() noexcept override;
+  bool can_wake_self() const noexcept override { return true; }
   void set_spin(std::chrono::nanoseconds spin) noexcept {
     core_.set_spin(spin);
   }
@@ -148,6 +168,9 @@ private:
 /// For an owner that nobody can interrupt (on the board: the client zone).
 /// ring() only bumps bell_seq, never syscalls; wait() spins, then naps
 /// 1 us, 2 us, ... up to 1 ms between checks. bell_sleeping stays 0.
+/// A nap is a process-private futex wait on bell_seq with the nap as its
+/// timeout, so wake_self() from the owner's own process ends it at once
+/// (the peer zone cannot: it only bumps bell_seq, seen after the nap).
 class polling_doorbell final : public doorbell {
 public:
   polling_doorbell(slot& s, std::chrono::nanoseconds spin) noexcept;
@@ -155,12 +178,24 @@ public:
   wait_result
   wait(std::chrono::steady_clock::time_point deadline) noexcept override;
   doorbell_stats stats() const noexcept override { return core_.stats(); }
+  /// Bumps bell_seq; a private futex wake if the owner naps.
+  bool wake_self() noexcept override;
+  bool can_wake_self() const noexcept override { return true; }
   void set_spin(std::chrono::nanoseconds spin) noexcept {
     core_.set_spin(spin);
   }
 
 private:
+  void nap(std::chrono::nanoseconds d) noexcept;
+
   detail::bell_core core_;
+  /// 1 while the owner naps: the process-local bell_sleeping of
+  /// wake_self's Dekker pair (the region's bell_sleeping stays 0).
+  std::atomic<std::uint32_t> napping_{0};
+  /// The futex nap failed once (a mapping the kernel cannot futex on):
+  /// nap with clock_nanosleep from then on; wake_self is then seen only
+  /// after the nap (at most 1 ms).
+  bool plain_naps_ = false;
 };
 
 // -- board backend -----------------------------------------------------------

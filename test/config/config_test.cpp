@@ -821,3 +821,28 @@ TEST_CASE("[gateway]: defaults, the allow-list, TLS all three or none") {
                        "gateway.allow: \"1 ,\": ends with a comma",
                        config_error);
 }
+
+TEST_CASE("scheduler.bridge: auto (default), threaded or scheduled") {
+  CHECK(role_config{}.scheduler.bridge == bridge_thread::auto_);
+  CHECK(parse_role(client_head + "[scheduler]\nbridge = \"scheduled\"\n",
+                   "c.toml")
+            .scheduler.bridge == bridge_thread::scheduled);
+  CHECK(parse_role(client_head + "[doorbell]\nbackend = \"polling\"\n"
+                                 "[scheduler]\nbridge = \"threaded\"\n",
+                   "c.toml")
+            .scheduler.bridge == bridge_thread::threaded);
+  CHECK(error_of(client_head + "[scheduler]\nbridge = \"own\"\n") ==
+        "bad.toml:4: scheduler.bridge: \"own\" is not one of \"auto\", "
+        "\"threaded\" or \"scheduled\"");
+  // The hvisor doorbell cannot wake its own zone: threaded is refused.
+  CHECK(error_of(service_head + "[doorbell]\nbackend = \"hvisor\"\n"
+                                "[scheduler]\nbridge = \"threaded\"\n") ==
+        "bad.toml:6: scheduler.bridge: \"threaded\" needs the futex or "
+        "polling doorbell (the hvisor doorbell cannot wake its own zone's "
+        "thread); use \"auto\" or \"scheduled\"");
+  CHECK_NOTHROW(parse_role(service_head + "[doorbell]\nbackend = \"hvisor\"\n"
+                                          "[scheduler]\nbridge = \"auto\"\n",
+                           "s.toml"));
+  CHECK(to_string(bridge_thread::auto_) == "auto");
+  CHECK(to_string(bridge_thread::scheduled) == "scheduled");
+}

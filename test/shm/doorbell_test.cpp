@@ -232,7 +232,7 @@ std::string describe(const lockstep_area& a, const doorbell_stats& ringer) {
 
 /// Two threads, `total` rings; returns the waiter's status (1 = ok).
 template <class Bell>
-int run_threads(Bell& ringer, Bell& owner, lockstep_area& a,
+int run_threads(doorbell& ringer, Bell& owner, lockstep_area& a,
                 std::uint64_t total) {
   std::thread waiter{[&] { waiter_loop(owner, a, total, 7); }};
   bool ok = ringer_loop(ringer, a, total, 11);
@@ -241,6 +241,21 @@ int run_threads(Bell& ringer, Bell& owner, lockstep_area& a,
   CHECK(ok);
   return a.waiter_status.load();
 }
+
+/// Rings by the owner's wake_self(): another thread of the owner's process
+/// (the threaded bridge shell's mailbox). Counts in the owner's self_wakes.
+class self_ringer final : public doorbell {
+public:
+  explicit self_ringer(doorbell& owner) : owner_(&owner) {}
+  void ring() noexcept override { owner_->wake_self(); }
+  wait_result wait(steady::time_point) noexcept override {
+    return wait_result::error; // a ringer only
+  }
+  doorbell_stats stats() const noexcept override { return {}; }
+
+private:
+  doorbell* owner_;
+};
 
 } // namespace
 
@@ -392,6 +407,67 @@ TEST_CASE("doorbell: hvisor two threads on a fake board lose no wake-up") {
   CHECK(stats.wake_syscalls <= stats.rings);
   CHECK(stats.wake_syscalls == static_cast<std::uint64_t>(board->ioctls));
   CHECK(stats.wake_errors == 0);
+}
+
+// -- wake_self: the owner's own process rings ---------------------------------
+
+TEST_CASE("doorbell: wake_self makes the next wait rung and counts apart") {
+  auto s = fresh_slot();
+  futex_doorbell futex_owner{*s, 0ns};
+  REQUIRE(futex_owner.can_wake_self());
+  CHECK(futex_owner.wake_self());
+  CHECK(futex_owner.wait(far()) == wait_result::rung);
+  CHECK(futex_owner.wait(steady::now() + 1ms) == wait_result::timeout);
+  CHECK(futex_owner.stats().self_wakes == 1);
+  CHECK(futex_owner.stats().rings == 0); // the ringer's counter stays
+  polling_doorbell polling_owner{*s, 0ns};
+  REQUIRE(polling_owner.can_wake_self());
+  CHECK(polling_owner.wake_self());
+  CHECK(polling_owner.wait(far()) == wait_result::rung);
+  CHECK(polling_owner.stats().self_wakes == 1);
+  CHECK(s->bell_sleeping.load() == 0);
+}
+
+TEST_CASE("doorbell: futex wake_self wakes a sleeping owner") {
+  auto s = fresh_slot();
+  futex_doorbell owner{*s, 0ns};
+  std::atomic<int> result{-1};
+  std::thread waiter{
+      [&] { result.store(static_cast<int>(owner.wait(far()))); }};
+  while (s->bell_sleeping.load() == 0) // the owner declared itself asleep
+    sched_yield();
+  CHECK(owner.wake_self());
+  waiter.join();
+  CHECK(result.load() == static_cast<int>(wait_result::rung));
+}
+
+TEST_CASE("doorbell: futex wake_self from another thread loses no wake-up") {
+  auto area = std::unique_ptr<lockstep_area>(new lockstep_area{});
+  futex_doorbell owner{area->bell, 0ns};
+  self_ringer ringer{owner};
+  CHECK(run_threads(ringer, owner, *area, 20000) == 1);
+  CHECK(owner.stats().self_wakes == 20000);
+  CHECK(owner.stats().rings == 0);
+}
+
+TEST_CASE("doorbell: polling wake_self from another thread ends naps and "
+          "loses no wake-up") {
+  auto area = std::unique_ptr<lockstep_area>(new lockstep_area{});
+  polling_doorbell owner{area->bell, 0ns};
+  self_ringer ringer{owner};
+  CHECK(run_threads(ringer, owner, *area, 10000) == 1);
+  CHECK(owner.stats().self_wakes == 10000);
+  CHECK(area->bell.bell_sleeping.load() == 0); // the region's flag stays 0
+}
+
+TEST_CASE("doorbell: hvisor cannot wake itself and leaves bell_seq alone") {
+  board_fixture fixture;
+  auto s = fresh_slot();
+  auto owner = open_fake(*s, false, true, 0ns);
+  CHECK_FALSE(owner->can_wake_self());
+  CHECK_FALSE(owner->wake_self());
+  CHECK(s->bell_seq.load() == 0);
+  CHECK(owner->wait(steady::now() + 1ms) == wait_result::timeout);
 }
 
 // -- hvisor backend against the fake board -----------------------------------
