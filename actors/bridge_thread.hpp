@@ -50,7 +50,7 @@ enum class bridge_shell {
   /// polling), scheduled otherwise (hvisor)
   automatic,
   /// the bridge runs on its own thread (bridge_thread); a doorbell without
-  /// wake_self falls back to scheduled
+  /// wake_self (hvisor, fifo) is refused when the zone is spawned
   threaded,
   /// CAF's workers run the bridge; an interrupt waiter thread sends it
   /// wake and tick messages

@@ -13,8 +13,8 @@ std::string shell_problem(bridge_shell shell, bool start_waiter,
       port.wait_bell().can_wake_self())
     return {};
   return "the threaded bridge shell needs a doorbell that can wake its own "
-         "zone (futex or polling); this zone's cannot (hvisor): use the "
-         "scheduled or automatic shell";
+         "zone (futex or polling); this zone's cannot (hvisor, or the fifo "
+         "of hvisor-tool's layout): use the scheduled or automatic shell";
 }
 
 } // namespace

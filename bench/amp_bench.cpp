@@ -463,6 +463,9 @@ void run_compat(plan& pl, const options& o) {
   for (const bool v1 : {false, true}) {
     path_config p = path_of(o);
     p.v1 = v1;
+    // The v1 layout's fifo doorbell cannot wake its own zone: its bridges
+    // run scheduled (what amp-node's automatic shell picks for it).
+    p.threaded = !v1;
     p.inline_trivial = true; // amp-node's default for echo
     const std::string layout = v1 ? "v1" : "hyperamp";
     rows.push_back(path_spec(
@@ -474,6 +477,7 @@ void run_compat(plan& pl, const options& o) {
   for (const bool v1 : {false, true}) {
     path_config p = path_of(o);
     p.v1 = v1;
+    p.threaded = !v1;
     p.inline_trivial = true;
     p.actors = 4;
     p.in_flight = 8;
