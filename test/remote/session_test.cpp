@@ -41,7 +41,11 @@ struct fake_bridge_state {
   static inline const char* name = "fake_bridge";
 };
 
-caf::behavior fake_bridge(caf::stateful_actor<fake_bridge_state>* self) {
+/// `unused`: CAF 0.17.6 dereferences a null argument tuple when a function-
+/// based actor is spawned with no arguments (UBSan: reference binding to a
+/// null pointer, in caf/detail/init_fun_factory.hpp); one argument avoids it.
+caf::behavior fake_bridge(caf::stateful_actor<fake_bridge_state>* self,
+                          int /*unused*/) {
   return {
       [self](call_atom,
              std::vector<call_spec>& calls) -> caf::result<call_replies> {
@@ -82,7 +86,9 @@ struct requester_state {
   static inline const char* name = "requester";
 };
 
-caf::behavior requester(caf::stateful_actor<requester_state>* self) {
+/// `unused`: as for fake_bridge.
+caf::behavior requester(caf::stateful_actor<requester_state>* self,
+                        int /*unused*/) {
   auto failed = [self](caf::error& err) {
     self->state.errors.push_back(std::move(err));
   };
@@ -130,7 +136,7 @@ struct fixture {
   caf::actor_system sys{init(cfg)};
   caf::scheduler::test_coordinator& sched =
       dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
-  caf::actor bridge = sys.spawn(fake_bridge);
+  caf::actor bridge = sys.spawn(fake_bridge, 0);
   std::vector<caf::actor> spawned{bridge};
 
   ~fixture() {
@@ -160,7 +166,7 @@ struct fixture {
   }
 
   caf::actor caller() {
-    auto r = sys.spawn(requester);
+    auto r = sys.spawn(requester, 0);
     spawned.push_back(r);
     return r;
   }
