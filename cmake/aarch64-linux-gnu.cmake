@@ -38,6 +38,11 @@ if(NOT EXISTS "${HYPERAMP_AARCH64_SYSROOT}/usr/include/caf/all.hpp")
 endif()
 
 set(CMAKE_FIND_ROOT_PATH "${HYPERAMP_AARCH64_SYSROOT}" /usr/aarch64-linux-gnu)
+# Debian's multiarch headers (openssl/opensslconf.h, ...) of the sysroot.
+set(CMAKE_C_STANDARD_INCLUDE_DIRECTORIES
+    "${HYPERAMP_AARCH64_SYSROOT}/usr/include/aarch64-linux-gnu")
+set(CMAKE_CXX_STANDARD_INCLUDE_DIRECTORIES
+    "${HYPERAMP_AARCH64_SYSROOT}/usr/include/aarch64-linux-gnu")
 set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
