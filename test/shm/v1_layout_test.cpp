@@ -11,32 +11,12 @@
 #include "shm/v1_layout.hpp"
 #include "shm/v1_ports.hpp"
 #include "test_util.hpp"
+#include "v1_env.hpp"
 
 using namespace hyperamp::shm;
+using hyperamp::shm::test::v1_env;
 
 namespace {
-
-/// A window file and a FIFO of one test, removed at the end.
-struct v1_env {
-  test::temp_path file{"v1win"};
-  test::temp_path fifo{"v1bell"};
-
-  zone_options zone(std::uint32_t rering_ms = 200) const {
-    zone_options o;
-    o.region.layout = region_layout::hvisor_v1;
-    o.region.backend = region_backend::file;
-    o.region.path = file.path;
-    o.region.phys_addr = 0x10000000;
-    o.region.v1.buffer = {0x10000000, 0x10000};
-    o.region.v1.queue = {0x10010000, 0x1000};
-    o.region.v1.ready_addr = 0x10011000;
-    o.region.v1.rering_ms = rering_ms;
-    o.bell.kind = bell_kind::fifo;
-    o.bell.fifo_path = fifo.path;
-    o.bell.spin = std::chrono::microseconds{0};
-    return o;
-  }
-};
 
 /// The first 12 bytes of the queue window as hvisor-tool's dump groups
 /// them: "bbbbbbbb ff00 0000 ff00 ff00".

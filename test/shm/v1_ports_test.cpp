@@ -12,32 +12,13 @@
 #include "shm/v1_layout.hpp"
 #include "shm/v1_ports.hpp"
 #include "test_util.hpp"
+#include "v1_env.hpp"
 
 using namespace hyperamp::shm;
+using hyperamp::shm::test::v1_env;
 using namespace std::chrono_literals;
 
 namespace {
-
-struct v1_env {
-  test::temp_path file{"v1win"};
-  test::temp_path fifo{"v1bell"};
-
-  zone_options zone(std::uint32_t rering_ms = 200) const {
-    zone_options o;
-    o.region.layout = region_layout::hvisor_v1;
-    o.region.backend = region_backend::file;
-    o.region.path = file.path;
-    o.region.phys_addr = 0x10000000;
-    o.region.v1.buffer = {0x10000000, 0x10000};
-    o.region.v1.queue = {0x10010000, 0x1000};
-    o.region.v1.ready_addr = 0x10011000;
-    o.region.v1.rering_ms = rering_ms;
-    o.bell.kind = bell_kind::fifo;
-    o.bell.fifo_path = fifo.path;
-    o.bell.spin = 0us;
-    return o;
-  }
-};
 
 /// The peer's view: the same windows, written directly.
 struct raw {
