@@ -175,6 +175,14 @@ std::size_t client_bridge::start(std::vector<request>& batch) {
     if (!req.data.empty()) // data() may be null then: memcpy's UB
       std::memcpy(l.data, req.data.data(), req.data.size());
     auto& f = flights_[l.ticket];
+    if (f.active) {
+      // The port handed out an entry we still count as in flight: damage
+      // (or its repair) put that entry back on the free list, so the
+      // request it carried will never be completed. It is answered now,
+      // not dropped with the flight (its caller would wait forever).
+      ++stats_.corrupt;
+      answer(f, caf::make_error(amp_errc::corrupt));
+    }
     f = flight{};
     f.seq = next_seq_++;
     f.to = std::move(req.to);

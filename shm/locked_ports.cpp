@@ -114,6 +114,14 @@ batch_result locked_client_port::acquire(const std::uint32_t* sizes,
     payload_.release(staging_[i]);
   for (std::size_t i = 0; i < got.count; ++i) {
     const std::uint32_t t = idx_[i];
+    if (blocks_[t].capacity != 0) {
+      // Still ours for a request in flight, yet back on the free list:
+      // damage gave the entry away, so that request's payload is ours to
+      // free (its caller is answered by the bridge).
+      payload_.release(blocks_[t]);
+      counters_.reject("an entry in flight came back through the free list "
+                       "(its request given up)");
+    }
     blocks_[t] = staging_[i];
     out[i].ticket = t;
     out[i].data = region_->payload() + staging_[i].offset;
@@ -136,6 +144,16 @@ batch_result locked_client_port::submit(const request_desc* r,
     return {};
   auto res = queue_.submit(slot(), idx_.data(), n);
   ++counters_.batches;
+  if (res.st == status::corrupt) {
+    // A damaged submitted list refuses the append before anything is
+    // written: rebuilt from the tags, it takes the rest.
+    repair_after(res.st);
+    const auto more =
+        queue_.submit(slot(), idx_.data() + res.count, n - res.count);
+    ++counters_.batches;
+    res.count += more.count;
+    res.st = more.st;
+  }
   if (res.count > 0) {
     bells_.peer(k_service_slot).ring();
     ++counters_.rings;
@@ -347,7 +365,15 @@ void locked_service_port::publish() noexcept {
     at += r.count;
     if (r.st != status::ok && at < done_.size()) {
       repair_after(status::corrupt);
-      orphan_.push_back(done_[at++]); // cannot be completed: free it
+      // The damage may have been in the lists (a head, a link), not in
+      // this entry: rebuilt from the tags, they take it now. Only an entry
+      // that fails again cannot be completed, and is freed.
+      const auto again = queue_.complete(done_.data() + at, 1);
+      if (again.count == 0) {
+        repair_after(again.st);
+        orphan_.push_back(done_[at]);
+      }
+      ++at;
     }
   }
   done_.clear();

@@ -82,10 +82,15 @@ public:
       r.st = lists_.pop_front(lists_.submitted(), i, list_id::in_service);
       if (r.st != status::ok)
         return r;
-      r.st = lists_.push_back(lists_.in_service(), i, list_id::in_service);
-      if (r.st != status::ok)
-        return r;
+      // Taken from here on: its tag says in_service. If the in_service
+      // list refuses the append (damaged), the caller's repair links it
+      // there from the tag; the request is still the service's to answer.
       out[r.count] = i;
+      r.st = lists_.push_back(lists_.in_service(), i, list_id::in_service);
+      if (r.st != status::ok) {
+        ++r.count;
+        return r;
+      }
     }
     return r;
   }

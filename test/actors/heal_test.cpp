@@ -165,4 +165,80 @@ TEST_CASE_FIXTURE(bridge_fixture,
   teardown();
 }
 
+TEST_CASE_FIXTURE(bridge_fixture,
+                  "garbage in the in-service head while a request is in "
+                  "service: its completion is still delivered, not given "
+                  "up") {
+  auto s = service_defaults();
+  s.workers = 1;
+  auto sb = spawn_service(s, table_with({slow_entry()}));
+  auto cb = spawn_client(client_defaults());
+  call(1, cb, k_slow_id, to_bytes("S-held"));
+  run();    // submitted
+  wake(sb); // taken: held by the slow worker, the only entry in service
+  run();
+  REQUIRE(region->header().in_service_head < region->entry_count());
+  region->header().in_service_head = 0x00BADBADu; // one 4-byte write
+  caf::anon_send(probe().slow.at(0), release_atom::value, std::uint32_t{1});
+  run(); // the service completes it: the unlink meets the garbage head
+  wake(cb);
+  run();
+  // No virtual time has passed: this is the completion, not a deadline.
+  check_ok(1, to_bytes("S-held"));
+  CHECK(stats(sb).corrupt >= 1);
+  call(2, cb, 66, to_bytes("next"));
+  cycle(*this, cb, sb);
+  check_ok(2, to_bytes("next"));
+  CHECK(all_entries_free());
+  teardown();
+}
+
+TEST_CASE_FIXTURE(bridge_fixture,
+                  "an entry that damage put back on the free list while its "
+                  "request was in flight: when the client is handed it "
+                  "again, that request is answered, never dropped") {
+  auto s = service_defaults();
+  s.workers = 1;
+  auto sb = spawn_service(s, table_with({slow_entry()}));
+  auto cb = spawn_client(client_defaults());
+  call(1, cb, k_slow_id, to_bytes("S-lost"));
+  run();
+  wake(sb);
+  run();
+  const std::uint32_t held = region->header().in_service_head;
+  REQUIRE(held < region->entry_count());
+  // Damage retags the held entry free; the next repair (from the tags)
+  // puts it on the free list under the request still in flight.
+  {
+    auto& e = region->entry_at(held);
+    shm::entry_tag t = shm::tag_of(e);
+    t.list = static_cast<std::uint16_t>(shm::list_id::free);
+    t.slot = 0;
+    e.tag = shm::pack(t);
+  }
+  // One echo at a time, without any virtual time passing (no deadline
+  // fires): twice around the entries, so the client is handed `held`.
+  const int n = static_cast<int>(2 * region->entry_count()) + 2;
+  for (int i = 0; i < n; ++i) {
+    const int tag = 10 + i;
+    call(tag, cb, 66, to_bytes("e" + std::to_string(i)));
+    cycle(*this, cb, sb);
+    check_ok(tag, to_bytes("e" + std::to_string(i)));
+  }
+  // The held request's entry was reused: it was answered then, once.
+  check_error(1, amp_errc::corrupt);
+  CHECK(client_stats(cb).corrupt >= 1);
+  // The slow worker's late answer for the reused entry is not taken for
+  // anyone's, and nothing leaks.
+  caf::anon_send(probe().slow.at(0), release_atom::value, std::uint32_t{1});
+  second(*this, cb, sb);
+  second(*this, cb, sb);
+  CHECK(find(1)->count == 1);
+  call(99, cb, 66, to_bytes("still here"));
+  cycle(*this, cb, sb);
+  check_ok(99, to_bytes("still here"));
+  CHECK(all_entries_free());
+  teardown();
+}
+
 TEST_SUITE_END();
