@@ -83,30 +83,58 @@ void service_bridge::on_stop() {
 void service_bridge::drain() {
   if (stopping_)
     return;
-  draining_ = true;
-  starved_ = false;
-  bridge_core::drain(
-      in_buf_,
-      [this](shm::incoming* buf, std::size_t n) -> shm::batch_result {
-        const std::int64_t room = credit_.total_room();
-        if (room <= 0) {
-          starved_ = true; // when credit comes back, drain again
-          return {0, shm::status::full};
-        }
-        return port().take_submitted(
-            buf, std::min<std::size_t>(n, static_cast<std::size_t>(room)));
-      },
-      [this](const shm::incoming& in) { accept(in); });
-  draining_ = false;
-  for (auto& p : pools_)
-    if (!p.batch.empty()) {
-      send(p.hdl, std::move(p.batch));
-      p.batch = job_batch{};
-    }
-  publish();
+  // A port that holds all it can (`full`) while more may wait gets no bell
+  // for the rest: take again once requests are completed. Inline results
+  // are published at the end of a round, so a round that took something
+  // is followed by another; work held by pools drains again in on_done.
+  for (bool again = true; again;) {
+    publish(); // outcomes not yet published hold port records
+    draining_ = true;
+    starved_ = false;
+    bool port_full = false;
+    std::size_t took = 0;
+    bridge_core::drain(
+        in_buf_,
+        [this, &port_full](shm::incoming* buf,
+                           std::size_t n) -> shm::batch_result {
+          const std::int64_t room = credit_.total_room();
+          if (room <= 0) {
+            starved_ = true; // when credit comes back, drain again
+            return {0, shm::status::full};
+          }
+          const auto r = port().take_submitted(
+              buf, std::min<std::size_t>(n, static_cast<std::size_t>(room)));
+          if (r.st == shm::status::full)
+            port_full = true;
+          return r;
+        },
+        [this, &took](const shm::incoming& in) {
+          ++took;
+          accept(in);
+        });
+    draining_ = false;
+    for (auto& p : pools_)
+      if (!p.batch.empty()) {
+        send(p.hdl, std::move(p.batch));
+        p.batch = job_batch{};
+      }
+    publish();
+    if (port_full)
+      starved_ = true;
+    again = port_full && took > 0 && !stopping_;
+  }
 }
 
 void service_bridge::accept(const shm::incoming& in) {
+  if (held_by_[in.ticket] != 0) {
+    // A worker still runs the request this entry carried before damage
+    // put the entry back in circulation. The new request cannot share
+    // that worker's buffer, nor may the old result be taken for it: it is
+    // aborted (the late result of the old one finds nothing to complete).
+    ++stats_.corrupt;
+    complete(in.ticket, shm::wire_status::aborted, 0);
+    return;
+  }
   pool_ref* p = find(in.service_id);
   if (p == nullptr) {
     complete(in.ticket, shm::wire_status::unknown_service, 0);

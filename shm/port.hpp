@@ -171,7 +171,10 @@ class service_port : public port {
 public:
   /// Takes up to n requests, oldest first. Requests that fail validation
   /// never come out: the port answers them with bad_request itself (or
-  /// drops them if nobody can be answered) and counts the reason.
+  /// drops them if nobody can be answered) and counts the reason. Status
+  /// `empty`: nothing more is waiting (sleep until the bell); `full`: the
+  /// port holds as many requests as it can, and more may be waiting: take
+  /// again once some are completed (no bell says so).
   virtual batch_result take_submitted(incoming* out,
                                       std::size_t n) noexcept = 0;
 

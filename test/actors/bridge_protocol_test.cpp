@@ -2,6 +2,7 @@
 // trips, batching, timeouts racing completions, overload and credit return,
 // unknown services, completions that fail validation.
 #include "test/actors/bridge_fixture.hpp"
+#include "test/shm/partitioned_util.hpp"
 
 #include <algorithm>
 
@@ -417,4 +418,54 @@ TEST_CASE_FIXTURE(bridge_fixture,
   REQUIRE(answered(2)); // the bridge is gone: an error at once, no hang
   CHECK(log.unexpected == 0);
   (void)sb;
+}
+
+TEST_CASE_FIXTURE(bridge_fixture,
+                  "a port that holds all it can says full; the bridge takes "
+                  "the rest on the same wake, not at the next tick") {
+  // The partitioned layout: 4 service records, two clients with 4 requests
+  // each in their rings: one take gets 4 and says `full`, and no bell
+  // will come for the other 4.
+  for (const bool inline_echo : {true, false}) {
+    INFO("inline echo: " << inline_echo);
+    const std::string p = unique_region_path();
+    auto o = shm::test::partitioned_options(p, 4, 2);
+    o.peer_dead = 1s;
+    auto service = shm::test::open_service(o);
+    std::unique_ptr<shm::client_port> clients[2] = {shm::test::open_client(o),
+                                                    shm::test::open_client(o)};
+    auto s = service_defaults();
+    s.inline_trivial = inline_echo;
+    auto sb =
+        sys.spawn<service_bridge>(std::move(service), s, services::registry());
+    actors.push_back(sb);
+    run();
+    std::uint64_t seq = 1;
+    for (auto& c : clients)
+      for (int i = 0; i < 4; ++i) {
+        const std::uint32_t size = 8;
+        shm::lease l;
+        REQUIRE(c->acquire(&size, 1, &l).count == 1);
+        std::memcpy(l.data, &seq, 8);
+        shm::request_desc d{l.ticket, seq++, 66, size};
+        REQUIRE(c->submit(&d, 1).count == 1);
+      }
+    wake(sb);
+    run(); // no tick, no virtual time: only the wake and what follows it
+    for (auto& c : clients) {
+      std::vector<shm::completion> done(8);
+      const auto got = c->take_completed(done.data(), done.size());
+      CHECK(got.count == 4);
+      for (std::size_t i = 0; i < got.count; ++i) {
+        CHECK(done[i].why == nullptr);
+        CHECK(done[i].result == shm::wire_status::ok);
+        c->release(&done[i].ticket, 1);
+      }
+      c->leave();
+    }
+    caf::anon_send_exit(sb, caf::exit_reason::user_shutdown);
+    run();
+    ::unlink(p.c_str());
+  }
+  teardown();
 }

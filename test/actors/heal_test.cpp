@@ -218,13 +218,26 @@ TEST_CASE_FIXTURE(bridge_fixture,
   }
   // One echo at a time, without any virtual time passing (no deadline
   // fires): twice around the entries, so the client is handed `held`.
+  // An echo that gets it while the slow worker still holds the old
+  // request is aborted by the service (it cannot share that worker's
+  // buffer); every other echo completes.
   const int n = static_cast<int>(2 * region->entry_count()) + 2;
+  int aborted = 0;
   for (int i = 0; i < n; ++i) {
     const int tag = 10 + i;
     call(tag, cb, 66, to_bytes("e" + std::to_string(i)));
     cycle(*this, cb, sb);
-    check_ok(tag, to_bytes("e" + std::to_string(i)));
+    const auto* a = find(tag);
+    REQUIRE(a != nullptr);
+    CHECK(a->count == 1);
+    if (a->ok) {
+      CHECK(a->data == to_bytes("e" + std::to_string(i)));
+    } else {
+      CHECK_MESSAGE(is(a->err, amp_errc::aborted), describe(a->err));
+      ++aborted;
+    }
   }
+  CHECK(aborted >= 1);
   // The held request's entry was reused: it was answered then, once.
   check_error(1, amp_errc::corrupt);
   CHECK(client_stats(cb).corrupt >= 1);

@@ -98,7 +98,9 @@ int run_service(const zone_options& o, accounting& acc) {
     }
     s.complete(out.data(), got.count);
     acc.st->served_total.fetch_add(got.count);
-    if (got.st == status::ok)
+    // `full`: every service record was in use, more may be waiting, and no
+    // bell will say so: the records are free again now, take more.
+    if (got.st == status::ok || got.st == status::full)
       continue;
     s.reap(clock_type::now());
     if (acc.st->stop.load() != 0)
