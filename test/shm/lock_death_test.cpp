@@ -205,14 +205,17 @@ TEST_CASE("lock: a live holder that keeps beating is never evicted") {
   region& r = *tr;
   lock_options watchful;
   watchful.spin_limit = 8;
-  watchful.dead_after = 100ms;
+  // Long enough that a loaded machine (TSan, two cores, other tests) does
+  // not deschedule the beating holder for a whole period: that would be a
+  // holder that is rightly declared dead.
+  watchful.dead_after = 400ms;
   participant holder_slot;
   REQUIRE(participant::claim_client(r, 1, holder_slot) == status::ok);
   std::atomic<bool> held{false}, waiting{false};
   std::atomic<std::uint64_t> progress{0};
   std::uint64_t final_progress = 0;
   status holder_status = status::busy;
-  // The holder keeps the lock for many dead_after periods, beating all the
+  // The holder keeps the lock for three dead_after periods, beating all the
   // while. Time only sets how long the hold lasts; nothing is asserted on it.
   std::thread holder([&] {
     zone_lock h(r, holder_slot.index(), 1);
@@ -221,7 +224,7 @@ TEST_CASE("lock: a live holder that keeps beating is never evicted") {
     while (!waiting)
       cpu_relax();
     const auto until =
-        std::chrono::steady_clock::now() + 8 * watchful.dead_after;
+        std::chrono::steady_clock::now() + 3 * watchful.dead_after;
     std::uint64_t n = 0;
     while (std::chrono::steady_clock::now() < until || n < 1000) {
       holder_slot.beat();
