@@ -102,14 +102,9 @@ batch_result locked_client_port::acquire(const std::uint32_t* sizes,
       break;
   // 2. entries: one lock acquisition (two if the first found the free list
   // damaged: it is repaired, then the rest taken).
-  auto got = queue_.acquire(slot(), idx_.data(), k);
-  if (got.st == status::corrupt) {
-    repair_after(got.st);
-    const auto more =
-        queue_.acquire(slot(), idx_.data() + got.count, k - got.count);
-    got.count += more.count;
-    got.st = more.st;
-  }
+  const auto got = with_one_repair(k, [this](std::size_t at, std::size_t m) {
+    return queue_.acquire(slot(), idx_.data() + at, m);
+  });
   for (std::size_t i = got.count; i < k; ++i)
     payload_.release(staging_[i]);
   for (std::size_t i = 0; i < got.count; ++i) {
@@ -142,18 +137,12 @@ batch_result locked_client_port::submit(const request_desc* r,
   }
   if (n == 0)
     return {};
-  auto res = queue_.submit(slot(), idx_.data(), n);
-  ++counters_.batches;
-  if (res.st == status::corrupt) {
-    // A damaged submitted list refuses the append before anything is
-    // written: rebuilt from the tags, it takes the rest.
-    repair_after(res.st);
-    const auto more =
-        queue_.submit(slot(), idx_.data() + res.count, n - res.count);
+  // A damaged submitted list refuses the append before anything is
+  // written: rebuilt from the tags, it takes the rest.
+  const auto res = with_one_repair(n, [this](std::size_t at, std::size_t m) {
     ++counters_.batches;
-    res.count += more.count;
-    res.st = more.st;
-  }
+    return queue_.submit(slot(), idx_.data() + at, m);
+  });
   if (res.count > 0) {
     bells_.peer(k_service_slot).ring();
     ++counters_.rings;

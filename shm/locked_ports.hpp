@@ -27,6 +27,20 @@ protected:
 
   /// Rebuilds the lists after a batch operation reported `corrupt`.
   void repair_after(status st) noexcept;
+  /// Runs op(first, count) over [0, n); if it stops at damaged lists
+  /// (`corrupt`, which it finds before writing anything), repairs them and
+  /// runs it once more over the rest. Returns the combined result.
+  template <class Op>
+  batch_result with_one_repair(std::size_t n, Op op) noexcept {
+    batch_result r = op(std::size_t{0}, n);
+    if (r.st == status::corrupt) {
+      repair_after(r.st);
+      const batch_result more = op(r.count, n - r.count);
+      r.count += more.count;
+      r.st = more.st;
+    }
+    return r;
+  }
   self_check check_own_slot() noexcept;
 
   std::shared_ptr<region> region_;
