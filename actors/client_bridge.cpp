@@ -213,6 +213,11 @@ std::size_t client_bridge::start(std::vector<request>& batch) {
 }
 
 void client_bridge::on_wake() {
+  collect();
+  start_pending();
+}
+
+void client_bridge::collect() {
   drain(
       done_buf_,
       [this](shm::completion* buf, std::size_t n) {
@@ -223,7 +228,6 @@ void client_bridge::on_wake() {
     port().release(release_buf_.data(), release_buf_.size());
     release_buf_.clear();
   }
-  start_pending();
 }
 
 void client_bridge::finish(const shm::completion& c) {
@@ -304,8 +308,13 @@ void client_bridge::on_tick() {
 
 void client_bridge::check_peer(time_point now) {
   const bool up = port().peer_up(now);
-  if (peer_up_ && !up)
+  if (peer_up_ && !up) {
+    // What the service published before it fell silent is its answer,
+    // not a failure: a completion whose bell was never rung or not yet
+    // seen is taken first.
+    collect();
     fail_all(amp_errc::peer_down);
+  }
   peer_up_ = up;
 }
 

@@ -104,6 +104,8 @@ private:
   void admit(request req);
   std::size_t start(std::vector<request>& batch);
   void finish(const shm::completion& c);
+  /// Takes every published completion and gives the entries back.
+  void collect();
   void check_peer(time_point now);
   void fail_all(amp_errc code);
   void start_pending();

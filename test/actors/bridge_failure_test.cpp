@@ -168,6 +168,39 @@ TEST_CASE_FIXTURE(bridge_fixture,
   teardown();
 }
 
+TEST_CASE_FIXTURE(bridge_fixture,
+                  "what a service published before it fell silent is "
+                  "answered, not failed peer_down") {
+  auto c = client_defaults();
+  c.peer_dead = 1s;
+  auto s = service_defaults();
+  s.workers = 1;
+  auto sb = spawn_service(s, {slow_entry()});
+  auto cb = spawn_client(c);
+  call(1, cb, k_slow_id, to_bytes("fast 1"));
+  call(2, cb, k_slow_id, to_bytes("fast 2"));
+  call(3, cb, k_slow_id, to_bytes("Slow")); // held by the worker
+  run();
+  wake(sb);
+  run();
+  // Two completions are published; the client has not taken them (its
+  // bell was rung, the wake never delivered) when the service dies.
+  CHECK(census().completed == 2);
+  CHECK(total_holding() == 1);
+  tick(cb);
+  run();
+  advance(1s);
+  tick(cb);
+  run();
+  check_ok(1, to_bytes("fast 1"));
+  check_ok(2, to_bytes("fast 2"));
+  check_error(3, amp_errc::peer_down);
+  CHECK(census().completed == 0);
+  CHECK(client_stats(cb).completed == 2);
+  CHECK(log.unexpected == 0);
+  teardown();
+}
+
 TEST_CASE_FIXTURE(
     bridge_fixture,
     "requests in flight when the service restarts in an orderly way") {
