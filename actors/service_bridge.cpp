@@ -87,6 +87,10 @@ void service_bridge::drain() {
   // for the rest: take again once requests are completed. Inline results
   // are published at the end of a round, so a round that took something
   // is followed by another; work held by pools drains again in on_done.
+  // Under a steady inflow that could go on for ever with the mailbox (exit,
+  // stats, pool results) unread: after k_rounds_per_wake rounds the bridge
+  // sends itself a wake and reads its mail first.
+  int rounds = 0;
   for (bool again = true; again;) {
     publish(); // outcomes not yet published hold port records
     draining_ = true;
@@ -122,6 +126,10 @@ void service_bridge::drain() {
     if (port_full)
       starved_ = true;
     again = port_full && took > 0 && !stopping_;
+    if (again && ++rounds == k_rounds_per_wake) {
+      send(caf::actor_cast<caf::actor>(this), wake_atom::value);
+      return;
+    }
   }
 }
 

@@ -66,6 +66,10 @@ private:
   void on_flush() override { publish(); }
   void on_stop() override;
 
+  /// Rounds of one drain before the bridge reads its mailbox (a wake it
+  /// sent itself brings it back).
+  static constexpr int k_rounds_per_wake = 4;
+
   void drain();
   void accept(const shm::incoming& in);
   void run_inline(pool_ref& p, const shm::incoming& in);

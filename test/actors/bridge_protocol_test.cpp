@@ -469,3 +469,60 @@ TEST_CASE_FIXTURE(bridge_fixture,
   }
   teardown();
 }
+
+TEST_CASE_FIXTURE(bridge_fixture,
+                  "a drain that could go on for ever reads its mailbox after a "
+                  "few rounds and goes on with a wake it sent itself") {
+  // The partitioned layout with two service records and 8 clients with two
+  // requests each: every take gets two and says `full`, so one wake needs 8
+  // rounds (the inline echo publishes at the end of each).
+  const std::string p = unique_region_path();
+  auto o = shm::test::partitioned_options(p, 2, 8);
+  o.peer_dead = 1s;
+  auto service = shm::test::open_service(o);
+  std::vector<std::unique_ptr<shm::client_port>> clients;
+  for (int i = 0; i < 8; ++i)
+    clients.push_back(shm::test::open_client(o));
+  auto s = service_defaults();
+  s.inline_trivial = true;
+  auto sb =
+      sys.spawn<service_bridge>(std::move(service), s, services::registry());
+  actors.push_back(sb);
+  run();
+  std::uint64_t seq = 1;
+  for (auto& c : clients)
+    for (int i = 0; i < 2; ++i) {
+      const std::uint32_t size = 8;
+      shm::lease l;
+      REQUIRE(c->acquire(&size, 1, &l).count == 1);
+      std::memcpy(l.data, &seq, 8);
+      shm::request_desc d{l.ticket, seq++, 66, size};
+      REQUIRE(c->submit(&d, 1).count == 1);
+    }
+  auto completed = [&] {
+    std::size_t n = 0;
+    for (auto& c : clients) {
+      shm::completion done[4];
+      const auto got = c->take_completed(done, 4);
+      for (std::size_t i = 0; i < got.count; ++i) {
+        CHECK(done[i].why == nullptr);
+        CHECK(done[i].result == shm::wire_status::ok);
+        c->release(&done[i].ticket, 1);
+      }
+      n += got.count;
+    }
+    return n;
+  };
+  wake(sb);
+  step(sb); // the wake: 4 rounds of 2, then a wake of its own
+  CHECK(completed() == 8u);
+  CHECK(sched.has_job()); // the bridge's own wake, nothing else sent it
+  run();                  // the other 4 rounds
+  CHECK(completed() == 8u);
+  for (auto& c : clients)
+    c->leave();
+  caf::anon_send_exit(sb, caf::exit_reason::user_shutdown);
+  run();
+  ::unlink(p.c_str());
+  teardown();
+}
