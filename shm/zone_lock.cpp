@@ -70,7 +70,9 @@ status zone_lock::acquire() noexcept {
     sched_yield();
     if (opts_.measure)
       ++stats_.yields;
-    if (!holder_dead(seen, std::chrono::steady_clock::now()))
+    const auto now = opts_.clock != nullptr ? opts_.clock(opts_.clock_ctx)
+                                            : std::chrono::steady_clock::now();
+    if (!holder_dead(seen, now))
       continue;
     std::uint32_t expected = seen;
     if (lock_->compare_exchange_strong(expected, word_,

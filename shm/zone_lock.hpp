@@ -26,6 +26,11 @@ struct lock_options {
   /// Measure holds and waits (two clock reads per acquisition; for
   /// benchmarks: amp-bench's contention rows).
   bool measure = false;
+  /// Where a waiter reads the time it judges a holder's silence by: the
+  /// steady clock when null. Tests pass a clock they drive, so that a
+  /// verdict never depends on how the machine schedules the threads.
+  std::chrono::steady_clock::time_point (*clock)(void* ctx) = nullptr;
+  void* clock_ctx = nullptr;
 };
 
 /// What one zone_lock object measured (lock_options::measure).

@@ -9,7 +9,8 @@
 // consistent again.
 //
 // A live holder that keeps beating is never evicted, however long it holds;
-// a silent one is (the control experiment, same timings).
+// a silent one is (the control experiment, same timings). Both run on a
+// clock the test drives, so no verdict depends on thread scheduling.
 #include "shm/lists.hpp"
 #include "shm/participant.hpp"
 #include "shm/queue.hpp"
@@ -200,49 +201,79 @@ TEST_CASE("lock: queue<zone_lock> repairs what a dead holder left half done") {
   CHECK(r.header().lock_recoveries == 1);
 }
 
+/// The waiter's clock in the live-holder tests: every read moves it on by
+/// `step`. With `beats` set, a read first waits until the holder has beaten
+/// since the previous read (or has let go): however the threads are
+/// scheduled, the waiter never sees time pass without a beat.
+struct driven_clock {
+  std::chrono::steady_clock::time_point t{};
+  std::chrono::milliseconds step{10};
+  std::atomic<std::uint64_t>* beats = nullptr;
+  std::atomic<bool>* released = nullptr;
+  std::uint64_t last_beat = 0;
+  std::atomic<std::uint64_t> reads{0};
+
+  static std::chrono::steady_clock::time_point read(void* self) {
+    auto& c = *static_cast<driven_clock*>(self);
+    if (c.beats != nullptr) {
+      while (c.beats->load() == c.last_beat && !c.released->load())
+        std::this_thread::yield();
+      c.last_beat = c.beats->load();
+    }
+    c.reads.fetch_add(1);
+    return c.t += c.step;
+  }
+
+  lock_options options(std::chrono::milliseconds dead_after) {
+    lock_options o;
+    o.spin_limit = 8;
+    o.dead_after = dead_after;
+    o.clock = &driven_clock::read;
+    o.clock_ctx = this;
+    return o;
+  }
+};
+
 TEST_CASE("lock: a live holder that keeps beating is never evicted") {
   t::test_region tr(16, 4);
   region& r = *tr;
-  lock_options watchful;
-  watchful.spin_limit = 8;
-  // Long enough that a loaded machine (TSan, two cores, other tests) does
-  // not deschedule the beating holder for a whole period: that would be a
-  // holder that is rightly declared dead.
-  watchful.dead_after = 400ms;
   participant holder_slot;
   REQUIRE(participant::claim_client(r, 1, holder_slot) == status::ok);
-  std::atomic<bool> held{false}, waiting{false};
+  std::atomic<bool> held{false}, released{false};
   std::atomic<std::uint64_t> progress{0};
-  std::uint64_t final_progress = 0;
+  driven_clock clock;
+  clock.beats = &progress;
+  clock.released = &released;
+  // dead_after is 4 reads of the waiter's clock; the holder keeps the lock
+  // for 40 of them (ten dead_after periods), beating all the while.
+  const auto watchful = clock.options(40ms);
   status holder_status = status::busy;
-  // The holder keeps the lock for three dead_after periods, beating all the
-  // while. Time only sets how long the hold lasts; nothing is asserted on it.
+  std::uint64_t final_progress = 0;
   std::thread holder([&] {
     zone_lock h(r, holder_slot.index(), 1);
     holder_status = h.lock();
     held = true;
-    while (!waiting)
-      cpu_relax();
-    const auto until =
-        std::chrono::steady_clock::now() + 3 * watchful.dead_after;
     std::uint64_t n = 0;
-    while (std::chrono::steady_clock::now() < until || n < 1000) {
+    // (Or until it was evicted: then the waiter has failed, no hang.)
+    while (clock.reads.load() < 40 &&
+           r.header().queue_lock.load() == h.word()) {
       holder_slot.beat();
       progress.store(++n);
     }
     final_progress = n;
     h.unlock();
+    released = true;
   });
   while (!held)
     std::this_thread::yield();
   zone_lock w(r, 2, 1, watchful);
-  waiting = true;
   const status st = w.lock();
   const std::uint64_t seen = progress.load();
   holder.join();
   CHECK(holder_status == status::ok);
   CHECK(st == status::ok);
-  CHECK(seen == final_progress); // got in only after the holder let go
+  CHECK(clock.reads.load() >= 40u); // ten dead_after periods went by
+  CHECK(seen == final_progress);    // got in only after the holder let go
   CHECK(r.header().lock_recoveries == 0);
   CHECK(r.header().queue_lock.load() == w.word());
   w.unlock();
@@ -251,14 +282,14 @@ TEST_CASE("lock: a live holder that keeps beating is never evicted") {
 TEST_CASE("lock: a silent holder is evicted (control for the live case)") {
   t::test_region tr(16, 4);
   region& r = *tr;
-  lock_options watchful;
-  watchful.spin_limit = 8;
-  watchful.dead_after = 100ms;
+  driven_clock clock; // no beats to wait for: time passes in silence
   zone_lock silent(r, 1, 1);
   REQUIRE(silent.lock() == status::ok);
   // The holder never runs again (same thread): its heartbeat stands still.
-  zone_lock w(r, 2, 1, watchful);
+  zone_lock w(r, 2, 1, clock.options(40ms));
   CHECK(w.lock() == status::recovered);
+  // Silence is first seen at one read and judged dead_after later.
+  CHECK(clock.reads.load() == 5u);
   CHECK(r.header().lock_recoveries == 1);
   CHECK(r.header().queue_lock.load() == w.word());
   w.unlock();
