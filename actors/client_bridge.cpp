@@ -311,8 +311,10 @@ void client_bridge::check_peer(time_point now) {
   if (peer_up_ && !up) {
     // What the service published before it fell silent is its answer,
     // not a failure: a completion whose bell was never rung or not yet
-    // seen is taken first.
-    collect();
+    // seen is taken first. Unless the lock is held (the service may have
+    // died holding it): peer_down must not wait for its eviction.
+    if (!port().lock_held())
+      collect();
     fail_all(amp_errc::peer_down);
   }
   peer_up_ = up;

@@ -243,6 +243,10 @@ bool locked_client_port::peer_up(clock::time_point now) noexcept {
          !service_live_.dead(k_service_slot, now);
 }
 
+bool locked_client_port::lock_held() const noexcept {
+  return region_->header().queue_lock.load(std::memory_order_relaxed) != 0;
+}
+
 void locked_client_port::leave() noexcept {
   if (left_)
     return;

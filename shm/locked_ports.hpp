@@ -76,6 +76,7 @@ public:
   batch_result take_completed(completion* out, std::size_t n) noexcept override;
   void release(const std::uint32_t* tickets, std::size_t n) noexcept override;
   bool peer_up(clock::time_point now) noexcept override;
+  bool lock_held() const noexcept override;
   bool lost(std::uint32_t ticket) noexcept override;
   std::size_t sweep() noexcept override;
 

@@ -140,6 +140,12 @@ public:
   /// Is a live service attached? Judged on this side's clock.
   virtual bool peer_up(clock::time_point now) noexcept = 0;
 
+  /// Whether take_completed() would now wait for a lock another zone
+  /// holds. A peer that died holding it is evicted only after peer_dead of
+  /// silence; the client bridge does not wait for that before failing its
+  /// requests with peer_down. A peek: the answer may be stale at once.
+  virtual bool lock_held() const noexcept { return false; }
+
   /// For a submitted request past its deadline: true if the region no
   /// longer has it in the queue (damage and repair took its entry out), so
   /// no completion will ever come; its room is then given back here and the

@@ -201,6 +201,45 @@ TEST_CASE_FIXTURE(bridge_fixture,
   teardown();
 }
 
+TEST_CASE_FIXTURE(bridge_fixture,
+                  "a service that fell silent holding the lock: peer_down at "
+                  "once, its completions are collected once the lock is free") {
+  auto c = client_defaults();
+  c.peer_dead = 1s;
+  auto s = service_defaults();
+  s.workers = 1;
+  auto sb = spawn_service(s, {slow_entry()});
+  auto cb = spawn_client(c);
+  call(1, cb, k_slow_id, to_bytes("fast 1"));
+  call(2, cb, k_slow_id, to_bytes("fast 2"));
+  run();
+  wake(sb);
+  run();
+  CHECK(census().completed == 2);
+  // The service dies inside a hold of queue_lock.
+  auto& lock = region->header().queue_lock;
+  lock.store(shm::make_lock_word(s.zone_id, shm::k_service_slot));
+  tick(cb);
+  run();
+  advance(1s);
+  tick(cb);
+  run(); // would wait (in real time) for the lock's eviction if it took
+  check_error(1, amp_errc::peer_down);
+  check_error(2, amp_errc::peer_down);
+  CHECK(region->header().lock_recoveries == 0);
+  CHECK(census().completed == 2);
+  // Another zone evicts the dead holder; the next wake gives the entries
+  // back without answering anyone twice.
+  lock.store(0);
+  wake(cb);
+  run();
+  check_error(1, amp_errc::peer_down);
+  check_error(2, amp_errc::peer_down);
+  CHECK(census().completed == 0);
+  CHECK(log.unexpected == 0);
+  teardown();
+}
+
 TEST_CASE_FIXTURE(
     bridge_fixture,
     "requests in flight when the service restarts in an orderly way") {
