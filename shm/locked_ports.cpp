@@ -402,6 +402,12 @@ std::size_t locked_service_port::reap(clock::time_point now) noexcept {
     const auto slot = static_cast<std::uint16_t>(s);
     std::uint32_t epoch = 0;
     if (clients_.dead(s, now, &epoch)) {
+      // A worker may still write into its payload partition, which the
+      // slot's next owner would hand out again: the slot is evicted (and
+      // its entries given back) only once this service holds none of its
+      // requests. Until then it stays dead, and claimed, tick after tick.
+      if (holds_work_of(slot))
+        continue;
       std::size_t n = 0;
       if (queue_.evict_client(slot, epoch, &n))
         ++counters_.evictions;
@@ -418,6 +424,13 @@ std::size_t locked_service_port::reap(clock::time_point now) noexcept {
     }
   }
   return freed + sweep();
+}
+
+bool locked_service_port::holds_work_of(std::uint16_t slot) const noexcept {
+  for (const taken& t : taken_)
+    if (t.valid && t.slot == slot)
+      return true;
+  return false;
 }
 
 std::size_t locked_service_port::sweep() noexcept {

@@ -124,6 +124,8 @@ private:
     bool valid = false;
   };
 
+  /// Whether a request of client slot `slot` is taken and not completed.
+  bool holds_work_of(std::uint16_t slot) const noexcept;
   /// Answers a request that failed validation (lists it for publishing).
   void reject(std::uint32_t idx, const char* why) noexcept;
   /// Publishes done_ (one lock) and rings each client once.
