@@ -442,14 +442,8 @@ TEST_CASE_FIXTURE(bridge_fixture,
     run();
     std::uint64_t seq = 1;
     for (auto& c : clients)
-      for (int i = 0; i < 4; ++i) {
-        const std::uint32_t size = 8;
-        shm::lease l;
-        REQUIRE(c->acquire(&size, 1, &l).count == 1);
-        std::memcpy(l.data, &seq, 8);
-        shm::request_desc d{l.ticket, seq++, 66, size};
-        REQUIRE(c->submit(&d, 1).count == 1);
-      }
+      for (int i = 0; i < 4; ++i)
+        shm::test::send(*c, "echo me", seq++);
     wake(sb);
     run(); // no tick, no virtual time: only the wake and what follows it
     for (auto& c : clients) {
@@ -491,14 +485,8 @@ TEST_CASE_FIXTURE(bridge_fixture,
   run();
   std::uint64_t seq = 1;
   for (auto& c : clients)
-    for (int i = 0; i < 2; ++i) {
-      const std::uint32_t size = 8;
-      shm::lease l;
-      REQUIRE(c->acquire(&size, 1, &l).count == 1);
-      std::memcpy(l.data, &seq, 8);
-      shm::request_desc d{l.ticket, seq++, 66, size};
-      REQUIRE(c->submit(&d, 1).count == 1);
-    }
+    for (int i = 0; i < 2; ++i)
+      shm::test::send(*c, "echo me", seq++);
   auto completed = [&] {
     std::size_t n = 0;
     for (auto& c : clients) {

@@ -7,7 +7,6 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
-#include <vector>
 
 using namespace hyperamp::shm;
 namespace t = hyperamp::shm::test;
@@ -19,17 +18,6 @@ zone_options locked_options(const std::string& path) {
   o.region.layout = wire_layout::hyperamp;
   o.peer_dead = std::chrono::milliseconds(30);
   return o;
-}
-
-std::vector<completion> take_all(client_port& c) {
-  std::vector<completion> all;
-  completion buf[8];
-  for (;;) {
-    const auto r = c.take_completed(buf, 8);
-    all.insert(all.end(), buf, buf + r.count);
-    if (r.st != status::ok)
-      return all;
-  }
 }
 
 } // namespace
@@ -68,7 +56,7 @@ TEST_CASE("locked: a dead client's slot is evicted only once the service "
   auto next = t::open_client(o);
   t::send(*next, "new", 100);
   CHECK(t::echo_all(*svc) == 1);
-  const auto done = take_all(*next);
+  const auto done = t::take_all(*next);
   REQUIRE(done.size() == 1);
   CHECK(done[0].done_seq == 100);
   CHECK(next->incidents() == 0);

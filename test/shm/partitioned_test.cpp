@@ -15,22 +15,8 @@ namespace t = hyperamp::shm::test;
 
 namespace {
 
-/// The answers the client has now, by sequence number.
-std::vector<completion> take_all(client_port& c) {
-  std::vector<completion> all;
-  completion buf[8];
-  for (;;) {
-    const auto r = c.take_completed(buf, 8);
-    all.insert(all.end(), buf, buf + r.count);
-    if (r.st != status::ok)
-      return all;
-  }
-}
-
-void release_all(client_port& c, const std::vector<completion>& done) {
-  for (const auto& x : done)
-    c.release(&x.ticket, 1);
-}
+using t::release_all;
+using t::take_all;
 
 } // namespace
 

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace hyperamp::shm::test {
 
@@ -52,6 +53,23 @@ inline std::uint32_t send(client_port& c, const std::string& text,
   request_desc d{l.ticket, seq, service, size};
   REQUIRE(c.submit(&d, 1).count == 1);
   return l.ticket;
+}
+
+/// Every answer the client can take now.
+inline std::vector<completion> take_all(client_port& c) {
+  std::vector<completion> all;
+  completion buf[8];
+  for (;;) {
+    const auto r = c.take_completed(buf, 8);
+    all.insert(all.end(), buf, buf + r.count);
+    if (r.st != status::ok)
+      return all;
+  }
+}
+
+inline void release_all(client_port& c, const std::vector<completion>& done) {
+  for (const auto& x : done)
+    c.release(&x.ticket, 1);
 }
 
 /// Takes everything submitted and answers it ok, unchanged (echo).
